@@ -1,0 +1,85 @@
+"""The contract every autoregressive model module meets.
+
+A model is a frozen ``flax.linen`` module (hashable, so it can be a static
+argument of ``jax.jit``) with the fields ``event_shape`` and ``num_levels``.
+
+* ``__call__(x, cond=None, train=False, **kw)`` -> raw head parameters
+  ``[B, *event_shape, P]``: the parameters of dimension d depend only on the
+  dimensions before d in the model's order (and on ``cond``).
+* ``log_prob(x, cond=None, train=False, reduce=True)`` -> ``[B]`` nats, or the
+  conditionals ``[B, *event_shape]``. The default applies the head to
+  ``__call__``; an ensemble (MADE) overrides it.
+* ``sampling_plan(key, prefix, prefix_len, cond)`` -> ``(order [B, D],
+  call_kwargs)``: the order in which the naive sampler visits the flat
+  dimensions of each example, and extra keyword arguments for ``__call__``.
+* Models with ``has_decode = True`` also implement ``decode_step(canvas, t,
+  cond)`` for a clone with ``decode=True``: it returns the raw parameters
+  ``[B, P]`` of flat dimension t of the raster order, given the sampler's
+  current canvas, and keeps its state in the ``'cache'`` collection.
+
+Dimensions: B batch, D = prod(event_shape), P raw parameters per dimension.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar, Optional
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from armodels_jax.distributions import make_head
+
+
+class ARModel(nn.Module):
+  """Base class of the autoregressive models (see module docstring).
+
+  Attributes:
+    event_shape: shape of one example, ``(H, W, C)`` or ``(D,)``.
+    num_levels: values per dimension.
+    head_kind: ``"auto"``, ``"bernoulli"`` or ``"categorical"``.
+  """
+
+  event_shape: tuple[int, ...]
+  num_levels: Optional[int]
+  head_kind: str = "auto"
+
+  has_decode: ClassVar[bool] = False
+  conditional: ClassVar[bool] = False
+
+  @property
+  def num_dims(self) -> int:
+    return math.prod(self.event_shape)
+
+  @property
+  def head(self):
+    return make_head(self.head_kind, self.num_levels)
+
+  def scale_input(self, x: jnp.ndarray) -> jnp.ndarray:
+    """Integer levels to floats in ``[-1, 1]``."""
+    return x.astype(jnp.float32) * (2.0 / (self.num_levels - 1)) - 1.0
+
+  def log_prob(self, x: jnp.ndarray, cond: Any = None, train: bool = False,
+               reduce: bool = True) -> jnp.ndarray:
+    """Exact log-likelihood in nats: ``[B]``, or ``[B, *event_shape]``."""
+    per_dim = self.head.log_prob(self(x, cond, train=train), x)
+    if not reduce:
+      return per_dim
+    return per_dim.reshape(per_dim.shape[0], -1).sum(-1)
+
+  def sampling_plan(self, key: jax.Array, prefix: jnp.ndarray,
+                    prefix_len: jnp.ndarray, cond: Any = None):
+    """Raster order for every example; no extra call arguments."""
+    del key, prefix_len, cond
+    order = jnp.broadcast_to(jnp.arange(self.num_dims), (prefix.shape[0], self.num_dims))
+    return order, {}
+
+  def check_request(self, *, reduce: bool = True, prefix_len: int = 0,
+                    cond: Any = None) -> None:
+    """Raises ValueError for requests this model cannot answer exactly."""
+    del reduce, prefix_len
+    if cond is not None and not self.conditional:
+      raise ValueError(
+          f"model {type(self).__name__} is unconditional: expected cond=None, "
+          f"got {type(cond).__name__}")

@@ -1,0 +1,6 @@
+"""Naive and cached samplers (see :mod:`armodels_jax.sampling.samplers`)."""
+
+from armodels_jax.sampling.samplers import (
+    cached_conditionals, init_cache, sample_cached, sample_naive)
+
+__all__ = ["cached_conditionals", "init_cache", "sample_cached", "sample_naive"]

@@ -1,0 +1,139 @@
+"""The naive reference sampler and the cached ``lax.scan`` sampler.
+
+Both draw dimension t (the t-th step of the model's order) with the key
+``jax.random.fold_in(key, t)`` and the same head function, so for the same key
+they return the same samples whenever the cached step computes the same
+conditionals as the full pass -- which is what the tests check.
+
+* naive: a full forward pass of the model per step (``D`` passes), the
+  reference every model has. Prefix steps are copied, not recomputed.
+* cached: a ``decode=True`` clone of the model processes one dimension per step
+  inside ``lax.scan``, threading ``{'params', 'cache'}`` with
+  ``mutable=['cache']`` (Flax's autoregressive-decoding convention). It visits
+  every step, prefix steps included, because they fill the caches.
+
+A per-example plan (``model.sampling_plan``) gives each example its order and
+extra call arguments (MADE: a mask set drawn per example, with the key
+``fold_in(key, D)``, a step index no dimension uses).
+
+Dimensions: B batch (num_samples), D = prod(event_shape), P raw parameters.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+
+def _flat_prefix(model, prefix, num_samples: int) -> jnp.ndarray:
+  if prefix is None:
+    return jnp.zeros((num_samples, model.num_dims), jnp.int32)
+  return prefix.reshape(num_samples, model.num_dims).astype(jnp.int32)
+
+
+@functools.partial(jax.jit, static_argnames=("model", "num_samples", "temperature"))
+def sample_naive(model, variables, key, num_samples: int, cond: Any = None,
+                 temperature: float = 1.0, prefix=None, prefix_len=0) -> jnp.ndarray:
+  """Samples with one full forward pass per step.
+
+  Args:
+    model: an :class:`~armodels_jax.models.base.ARModel`.
+    variables: ``{'params': ...}``.
+    key: PRNG key.
+    num_samples: B.
+    cond: conditioning input or None.
+    temperature: divides the logits (0 gives the mode).
+    prefix: ``[B, *event_shape]`` int or None; its first ``prefix_len``
+      dimensions in the model's order are kept.
+    prefix_len: int scalar.
+
+  Returns:
+    ``[B, *event_shape]`` int32.
+  """
+  num_dims = model.num_dims
+  flat_prefix = _flat_prefix(model, prefix, num_samples)  # [B, D]
+  rows = jnp.arange(num_samples)
+  order, call_kwargs = model.apply(
+      variables, jax.random.fold_in(key, num_dims),
+      flat_prefix.reshape((num_samples,) + model.event_shape), prefix_len, cond,
+      method=model.sampling_plan)  # order [B, D]
+  in_prefix = jnp.arange(num_dims)[None, :] < prefix_len  # [1, D] by step
+  kept = jnp.where(in_prefix, jnp.take_along_axis(flat_prefix, order, 1), 0)
+  canvas = jnp.zeros_like(flat_prefix).at[rows[:, None], order].set(kept)
+
+  def step(t, canvas):
+    x = canvas.reshape((num_samples,) + model.event_shape)
+    raw = model.apply(variables, x, cond, **call_kwargs)
+    raw = raw.reshape(num_samples, num_dims, -1)  # [B, D, P]
+    pos = order[:, t]  # [B]
+    value = model.head.sample(raw[rows, pos], jax.random.fold_in(key, t), temperature)
+    return canvas.at[rows, pos].set(value)
+
+  canvas = jax.lax.fori_loop(jnp.asarray(prefix_len, jnp.int32), num_dims, step, canvas)
+  return canvas.reshape((num_samples,) + model.event_shape)
+
+
+def init_cache(decoder, variables, num_samples: int, cond: Any = None):
+  """Zero caches of a ``decode=True`` model for a batch of ``num_samples``."""
+  canvas = jnp.zeros((num_samples,) + decoder.event_shape, jnp.int32)
+  shapes = jax.eval_shape(
+      lambda: decoder.init(jax.random.key(0), canvas, jnp.int32(0), cond,
+                           method=decoder.decode_step))
+  del variables
+  return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes.get("cache", {}))
+
+
+@functools.partial(jax.jit, static_argnames=("model", "num_samples", "temperature"))
+def sample_cached(model, variables, key, num_samples: int, cond: Any = None,
+                  temperature: float = 1.0, prefix=None, prefix_len=0) -> jnp.ndarray:
+  """Samples with per-layer caches, one dimension per ``lax.scan`` step.
+
+  Same arguments and result as :func:`sample_naive`; the model must have a
+  decode path (``model.has_decode``) and the raster order.
+  """
+  decoder = model.clone(decode=True)
+  num_dims = model.num_dims
+  flat_prefix = _flat_prefix(model, prefix, num_samples)  # [B, D]
+  cache = init_cache(decoder, variables, num_samples, cond)
+  params = {"params": variables["params"]}
+
+  def step(carry, t):
+    canvas, cache = carry
+    x = canvas.reshape((num_samples,) + model.event_shape)
+    raw, updated = decoder.apply(
+        {**params, "cache": cache}, x, t, cond,
+        method=decoder.decode_step, mutable=["cache"])  # raw [B, P]
+    value = model.head.sample(raw, jax.random.fold_in(key, t), temperature)
+    value = jnp.where(t < prefix_len, flat_prefix[:, t], value)
+    return (canvas.at[:, t].set(value), updated["cache"]), None
+
+  init = (jnp.zeros_like(flat_prefix), cache)
+  (canvas, _), _ = jax.lax.scan(step, init, jnp.arange(num_dims))
+  return canvas.reshape((num_samples,) + model.event_shape)
+
+
+@functools.partial(jax.jit, static_argnames=("model",))
+def cached_conditionals(model, variables, x, cond: Any = None) -> jnp.ndarray:
+  """Raw parameters of every dimension of ``x`` computed by the decode path,
+  step by step in raster order (teacher forcing): ``[B, *event_shape, P]``.
+
+  The exactness tests compare this with the full forward pass.
+  """
+  decoder = model.clone(decode=True)
+  batch = x.shape[0]
+  cache = init_cache(decoder, variables, batch, cond)
+  params = {"params": variables["params"]}
+  flat_x = x.reshape(batch, -1)
+  # The canvas at step t holds x before t and zeros from t on, as in sampling.
+  def step(cache, t):
+    canvas = jnp.where(jnp.arange(model.num_dims) < t, flat_x, 0)
+    raw, updated = decoder.apply(
+        {**params, "cache": cache}, canvas.reshape(x.shape), t, cond,
+        method=decoder.decode_step, mutable=["cache"])
+    return updated["cache"], raw
+
+  _, raws = jax.lax.scan(step, cache, jnp.arange(model.num_dims))  # [D, B, P]
+  return jnp.moveaxis(raws, 0, 1).reshape(x.shape + (raws.shape[-1],))

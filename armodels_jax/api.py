@@ -128,7 +128,7 @@ def log_prob(model: ARModel, variables: dict, x: Any, cond: Any = None, *,
 def bits_per_dim(logp: Any, event_shape: tuple[int, ...]) -> Any:
   """Negative log-likelihood in bits per dimension: ``-logp / (D ln 2)``."""
   num_dims = math.prod(event_shape)
-  if num_dims < 1:
+  if len(event_shape) == 0 or num_dims < 1:
     raise ValueError(f"expected a non-empty event_shape, got {event_shape}")
   return -jnp.asarray(logp) / (num_dims * math.log(2.0))
 
@@ -173,7 +173,9 @@ def sample(model: ARModel, variables: dict, key: jax.Array, num_samples: int = 1
     if prefix.shape[0] != num_samples:
       raise ValueError(
           f"expected prefix with num_samples={num_samples} rows, got {prefix.shape[0]}")
-    prefix = jnp.asarray(prefix)
+  else:  # one compiled sampler serves calls with and without a prefix
+    prefix = np.zeros((num_samples,) + model.event_shape, np.int32)
+  prefix = jnp.asarray(prefix)
   model.check_request(prefix_len=int(prefix_len), cond=cond)
   fn = samplers.sample_cached if method == "cached" and model.has_decode else samplers.sample_naive
   return fn(model, variables, key, int(num_samples), cond, float(temperature),

@@ -34,9 +34,10 @@ def _flat_prefix(model, prefix, num_samples: int) -> jnp.ndarray:
   return prefix.reshape(num_samples, model.num_dims).astype(jnp.int32)
 
 
-@functools.partial(jax.jit, static_argnames=("model", "num_samples", "temperature"))
+@functools.partial(jax.jit, static_argnames=("model", "num_samples", "temperature", "stop"))
 def sample_naive(model, variables, key, num_samples: int, cond: Any = None,
-                 temperature: float = 1.0, prefix=None, prefix_len=0) -> jnp.ndarray:
+                 temperature: float = 1.0, prefix=None, prefix_len=0,
+                 stop: int | None = None) -> jnp.ndarray:
   """Samples with one full forward pass per step.
 
   Args:
@@ -49,6 +50,8 @@ def sample_naive(model, variables, key, num_samples: int, cond: Any = None,
     prefix: ``[B, *event_shape]`` int or None; its first ``prefix_len``
       dimensions in the model's order are kept.
     prefix_len: int scalar.
+    stop: run only the steps before ``stop`` (benchmarks time a subset);
+      later dimensions stay 0.
 
   Returns:
     ``[B, *event_shape]`` int32.
@@ -72,7 +75,8 @@ def sample_naive(model, variables, key, num_samples: int, cond: Any = None,
     value = model.head.sample(raw[rows, pos], jax.random.fold_in(key, t), temperature)
     return canvas.at[rows, pos].set(value)
 
-  canvas = jax.lax.fori_loop(jnp.asarray(prefix_len, jnp.int32), num_dims, step, canvas)
+  end = num_dims if stop is None else stop
+  canvas = jax.lax.fori_loop(jnp.asarray(prefix_len, jnp.int32), end, step, canvas)
   return canvas.reshape((num_samples,) + model.event_shape)
 
 
@@ -129,7 +133,7 @@ def cached_conditionals(model, variables, x, cond: Any = None) -> jnp.ndarray:
   flat_x = x.reshape(batch, -1)
   # The canvas at step t holds x before t and zeros from t on, as in sampling.
   def step(cache, t):
-    canvas = jnp.where(jnp.arange(model.num_dims) < t, flat_x, 0)
+    canvas = jnp.where(jnp.arange(model.num_dims)[None, :] < t, flat_x, 0)
     raw, updated = decoder.apply(
         {**params, "cache": cache}, canvas.reshape(x.shape), t, cond,
         method=decoder.decode_step, mutable=["cache"])

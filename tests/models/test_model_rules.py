@@ -1,0 +1,203 @@
+"""The rules of DESIGN.md section 6 for MADE and PixelCNN.
+
+1. normalisation over every input of a tiny event space;
+2. causality in the model's order (perturbing later dimensions);
+3. cached-step conditionals equal the full pass, cached == naive samples;
+4. sample frequencies follow exp(log_prob) (chi-square at a fixed seed), also
+   for completions of a prefix;
+(5, the heads against float64, is in tests/distributions.)
+"""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import stats
+
+import armodels_jax as arm
+from armodels_jax.sampling import cached_conditionals
+
+# name, event_shape, num_levels, overrides
+CASES = {
+    "made_bin": ("made", (4,), 2, dict(num_masks=1)),
+    "made_ens": ("made", (2, 2, 1), 3, dict(num_masks=3)),
+    "made_orderless": ("made", (4,), 2, dict(num_masks=3, order_agnostic=True)),
+    "pixelcnn_grey": ("pixelcnn", (2, 2, 1), 4, {}),
+    "pixelcnn_rgb": ("pixelcnn", (2, 1, 3), 3, dict(features=12, output_features=6)),
+    "pixelcnn_bin": ("pixelcnn", (2, 3, 1), 2, {}),
+}
+
+
+def _model(case, scale=1.0):
+  name, shape, levels, overrides = CASES[case]
+  model = arm.models.create(name, event_shape=shape, num_levels=levels, size="tiny", **overrides)
+  variables = arm.init(model, jax.random.key(7))
+  # Larger weights make the distribution far from uniform, so the tests bite.
+  variables = jax.tree.map(lambda p: p * scale, variables)
+  return model, variables
+
+
+def _all_inputs(model):
+  values = itertools.product(range(model.num_levels), repeat=model.num_dims)
+  return np.array(list(values), np.int32).reshape((-1,) + model.event_shape)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_normalisation_over_every_input(case):
+  model, variables = _model(case, scale=2.0)
+  xs = _all_inputs(model)
+  logp = np.asarray(arm.log_prob(model, variables, xs), np.float64)
+  assert np.isfinite(logp).all()
+  total = np.exp(logp).sum()
+  np.testing.assert_allclose(total, 1.0, atol=1e-5)
+  if not model.order_agnostic if hasattr(model, "order_agnostic") else True:
+    per_dim = np.asarray(arm.log_prob(model, variables, xs, reduce=False), np.float64)
+    assert per_dim.shape == xs.shape
+    np.testing.assert_allclose(per_dim.reshape(len(xs), -1).sum(-1), logp, atol=1e-4)
+
+
+def _orders(model):
+  """Orders in which the model is autoregressive, with call kwargs for each."""
+  if model.__class__.__name__ == "MADE":
+    orders, _ = model.pool()
+    return [(orders[k], dict(component=k)) for k in range(model.num_masks)]
+  return [(np.arange(model.num_dims), {})]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_causality(case):
+  model, variables = _model(case, scale=2.0)
+  rng = np.random.default_rng(0)
+  base = rng.integers(0, model.num_levels, size=(6,) + model.event_shape).astype(np.int32)
+  for order, kwargs in _orders(model):
+    raw = np.asarray(model.apply(variables, base, **kwargs)).reshape(6, model.num_dims, -1)
+    changed_any = False
+    for t in range(model.num_dims):
+      later = order[t:]
+      pert = base.reshape(6, -1).copy()
+      pert[:, later] = rng.integers(0, model.num_levels, size=(6, len(later)))
+      raw_p = np.asarray(model.apply(variables, pert.reshape(base.shape), **kwargs))
+      raw_p = raw_p.reshape(6, model.num_dims, -1)
+      # Conditionals of the dimensions at positions <= t depend only on
+      # positions < their own: the perturbation starts at t, so dims at
+      # positions <= t keep their parameters.
+      np.testing.assert_array_equal(raw_p[:, order[: t + 1]], raw[:, order[: t + 1]])
+      changed_any |= not np.array_equal(raw_p[:, order[t + 1:]], raw[:, order[t + 1:]])
+    assert changed_any, "later conditionals never depend on earlier dimensions"
+
+
+def test_causality_check_catches_a_leak():
+  """The causality check above fails for a model that peeks at the future."""
+  model, variables = _model("pixelcnn_grey")
+  x = np.zeros((1, 2, 2, 1), np.int32)
+  raw = np.asarray(model.apply(variables, x))
+  y = x.copy()
+  y[0, 1, 1, 0] = 3  # the last pixel
+  flipped = np.asarray(model.apply(variables, y[:, ::-1, ::-1]))[:, ::-1, ::-1]
+  assert not np.array_equal(flipped[0, 0, 0], raw[0, 0, 0])
+
+
+PIXEL_CASES = [
+    ((2, 2, 1), 4, dict(size="tiny")),
+    ((5, 6, 3), 5, dict(size="tiny", features=12, output_features=12, num_blocks=2,
+                        first_kernel=7, block_kernel=3)),
+    ((4, 7, 1), 2, dict(size="tiny", features=8, num_blocks=3, first_kernel=5, block_kernel=5)),
+]
+
+
+@pytest.mark.parametrize("shape,levels,kw", PIXEL_CASES)
+def test_cached_conditionals_equal_full_pass(shape, levels, kw):
+  model = arm.models.create("pixelcnn", event_shape=shape, num_levels=levels, **kw)
+  variables = arm.init(model, jax.random.key(3))
+  x = np.random.default_rng(1).integers(0, levels, size=(3,) + shape).astype(np.int32)
+  full = np.asarray(model.apply(variables, x))
+  cached = np.asarray(cached_conditionals(model, variables, jnp.asarray(x)))
+  np.testing.assert_allclose(cached, full, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("shape,levels,kw", PIXEL_CASES)
+def test_cached_sampling_equals_naive(shape, levels, kw):
+  model = arm.models.create("pixelcnn", event_shape=shape, num_levels=levels, **kw)
+  variables = arm.init(model, jax.random.key(4))
+  key = jax.random.key(11)
+  naive = np.asarray(arm.sample(model, variables, key, 4, method="naive"))
+  cached = np.asarray(arm.sample(model, variables, key, 4, method="cached"))
+  np.testing.assert_array_equal(naive, cached)
+  other = np.asarray(arm.sample(model, variables, jax.random.key(12), 4, method="cached"))
+  assert not np.array_equal(other, cached)  # the key matters
+  prefix = np.random.default_rng(2).integers(0, levels, size=(4,) + shape).astype(np.int32)
+  k = model.num_dims // 2
+  n_pre = np.asarray(arm.sample(model, variables, key, 4, method="naive", prefix=prefix, prefix_len=k))
+  c_pre = np.asarray(arm.sample(model, variables, key, 4, method="cached", prefix=prefix, prefix_len=k))
+  np.testing.assert_array_equal(n_pre, c_pre)
+  np.testing.assert_array_equal(c_pre.reshape(4, -1)[:, :k], prefix.reshape(4, -1)[:, :k])
+
+
+def _chi_square_pvalue(samples, model, probs):
+  """Pearson chi-square of sample counts against probabilities over all inputs."""
+  flat = samples.reshape(len(samples), -1)
+  index = np.ravel_multi_index(flat.T, (model.num_levels,) * model.num_dims)
+  counts = np.bincount(index, minlength=len(probs)).astype(np.float64)
+  expected = probs * len(samples)
+  # Pool the rare cells so every expected count is at least 5.
+  rare = expected < 5
+  obs = np.append(counts[~rare], counts[rare].sum())
+  exp = np.append(expected[~rare], expected[rare].sum())
+  if exp[-1] == 0:
+    obs, exp = obs[:-1], exp[:-1]
+  return stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue
+
+
+@pytest.mark.parametrize("case", ["made_ens", "made_orderless", "pixelcnn_grey", "pixelcnn_rgb"])
+def test_sample_frequencies_follow_the_model(case):
+  model, variables = _model(case, scale=2.0)
+  probs = np.exp(np.asarray(arm.log_prob(model, variables, _all_inputs(model)), np.float64))
+  samples = np.asarray(arm.sample(model, variables, jax.random.key(0), 20000))
+  assert _chi_square_pvalue(samples, model, probs) > 1e-3
+  # The same test rejects samples from a different model.
+  other = jax.tree.map(lambda p: p * 0.3, variables)
+  wrong = np.asarray(arm.sample(model, other, jax.random.key(0), 20000))
+  assert _chi_square_pvalue(wrong, model, probs) < 1e-6
+
+
+@pytest.mark.parametrize("case", ["made_ens", "pixelcnn_grey"])
+def test_completions_follow_the_conditional(case):
+  model, variables = _model(case, scale=2.0)
+  xs = _all_inputs(model)
+  probs = np.exp(np.asarray(arm.log_prob(model, variables, xs), np.float64))
+  k = 2
+  prefix_values = xs[int(np.argmax(probs))].reshape(-1)[:k]
+  keep = (xs.reshape(len(xs), -1)[:, :k] == prefix_values).all(-1)
+  cond_probs = np.where(keep, probs, 0.0) / probs[keep].sum()
+  n = 20000
+  prefix = np.broadcast_to(xs[int(np.argmax(probs))], (n,) + model.event_shape)
+  samples = np.asarray(arm.sample(model, variables, jax.random.key(5), n,
+                                  prefix=prefix, prefix_len=k))
+  np.testing.assert_array_equal(samples.reshape(n, -1)[:, :k], np.broadcast_to(prefix_values, (n, k)))
+  assert _chi_square_pvalue(samples, model, cond_probs) > 1e-3
+
+
+def test_made_ensemble_is_a_mixture_of_its_mask_sets():
+  model, variables = _model("made_orderless", scale=2.0)
+  xs = _all_inputs(model)
+  per_k = []
+  for k in range(model.num_masks):
+    raw = model.apply(variables, xs, component=k)
+    per_k.append(np.asarray(model.head.log_prob(raw, xs)).sum(-1))
+  mixture = np.log(np.mean(np.exp(np.array(per_k, np.float64)), axis=0))
+  np.testing.assert_allclose(np.asarray(arm.log_prob(model, variables, xs)), mixture, atol=1e-5)
+  # The mask sets really differ (else the test above proves nothing).
+  assert np.abs(per_k[0] - per_k[1]).max() > 1e-3
+
+
+def test_made_training_draws_a_mask_set_per_step():
+  from armodels_jax.api import log_prob_fn
+  model, variables = _model("made_orderless", scale=2.0)
+  xs = jnp.asarray(_all_inputs(model))
+  per_k = {round(float(model.head.log_prob(model.apply(variables, xs, component=k), xs).sum()), 4)
+           for k in range(model.num_masks)}
+  seen = {round(float(log_prob_fn(model, variables, xs, train=True, rng=jax.random.key(s)).sum()), 4)
+          for s in range(12)}
+  assert seen <= per_k and len(seen) > 1

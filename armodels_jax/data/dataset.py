@@ -1,0 +1,186 @@
+"""The `Dataset` container and the value checks every loader shares.
+
+Dimension glossary used in shape comments:
+  N: number of examples in a split.
+  H, W, C: image height, width and channels (C is always explicit).
+  D: size of one example, prod(event_shape).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Optional, Sequence
+
+import numpy as np
+
+SPLITS = ("train", "valid", "test")
+
+
+def as_level_array(x, what: str, num_levels: Optional[int] = None) -> np.ndarray:
+  """Returns `x` as an int32 array after checking it holds integer levels.
+
+  Args:
+    x: array-like of bool, integer or integral float values.
+    what: a name for `x` in error messages (e.g. "split 'train'").
+    num_levels: if given, every value must lie in `[0, num_levels)`; if None,
+      values must only be non-negative and fit in int32.
+
+  Returns:
+    An int32 array with the shape of `x`.
+
+  Raises:
+    ValueError: if `x` is not numeric, holds NaN/inf or non-integral floats, or
+      has values outside `[0, num_levels)`.
+  """
+  x = np.asarray(x)
+  if x.dtype == np.bool_:
+    return x.astype(np.int32)
+  if np.issubdtype(x.dtype, np.floating):
+    if x.size and not np.all(np.isfinite(x)):
+      raise ValueError(f"{what}: expected finite integer levels, got NaN or inf.")
+    if x.size and not np.all(x == np.round(x)):
+      raise ValueError(
+          f"{what}: expected integer levels, got float values that are not "
+          f"integral (dtype {x.dtype}).")
+  elif not np.issubdtype(x.dtype, np.integer):
+    raise ValueError(
+        f"{what}: expected an integer, bool or integral float array, got dtype "
+        f"{x.dtype}.")
+  if x.size:
+    lo, hi = x.min(), x.max()
+    upper = num_levels if num_levels is not None else 2**31 - 1
+    if lo < 0 or hi >= upper:
+      expected = f"[0, {upper})"
+      raise ValueError(
+          f"{what}: expected values in {expected}, got values in [{lo}, {hi}].")
+  if num_levels is not None and num_levels > np.iinfo(np.int32).max:
+    raise ValueError(f"{what}: num_levels {num_levels} does not fit in int32.")
+  return x.astype(np.int32)
+
+
+def reshape_examples(x: np.ndarray, event_shape: Sequence[int],
+                     what: str) -> np.ndarray:
+  """Reshapes `(N, ...)` row-major to `(N, *event_shape)`.
+
+  Args:
+    x: an array whose first axis indexes examples.
+    event_shape: the shape of one example after reshaping.
+    what: a name for `x` in error messages.
+
+  Returns:
+    `x` reshaped to `(N, *event_shape)`.
+
+  Raises:
+    ValueError: if `x` has no example axis or the per-example size differs
+      from `prod(event_shape)`.
+  """
+  event_shape = tuple(int(d) for d in event_shape)
+  if x.ndim < 1:
+    raise ValueError(f"{what}: expected an array of shape (N, ...), got a scalar.")
+  per_example = math.prod(x.shape[1:])
+  if per_example != math.prod(event_shape):
+    raise ValueError(
+        f"{what}: expected examples of size prod({event_shape}) = "
+        f"{math.prod(event_shape)}, got shape {x.shape} (size {per_example} "
+        "per example).")
+  return x.reshape((x.shape[0],) + event_shape)
+
+
+def image_event_shape(example_shape: Sequence[int]) -> tuple:
+  """Adds the explicit channel axis to a 2-D `(H, W)` example shape."""
+  example_shape = tuple(int(d) for d in example_shape)
+  if len(example_shape) == 2:
+    return example_shape + (1,)
+  return example_shape
+
+
+def _frozen(x: Optional[np.ndarray]) -> Optional[np.ndarray]:
+  if x is not None:
+    x.flags.writeable = False
+  return x
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Dataset:
+  """A dataset of discrete events, split into train / valid / test.
+
+  The arrays are read-only NumPy arrays: copy one (`np.array(ds.train)`) to
+  modify it.
+
+  Attributes:
+    name: the name it was loaded by (e.g. 'digits', 'tfds:mnist').
+    train: int32 `(N_train, *event_shape)`, values in `[0, num_levels)`.
+    valid: int32 `(N_valid, *event_shape)` or None.
+    test: int32 `(N_test, *event_shape)` or None (e.g. a withheld split).
+    train_labels: int32 `(N_train,)` class labels, or None.
+    valid_labels: int32 `(N_valid,)` or None.
+    test_labels: int32 `(N_test,)` or None.
+    event_shape: the shape of one example; images are `(H, W, C)`.
+    num_levels: the number of discrete values a dimension can take.
+  """
+
+  name: str
+  train: np.ndarray
+  valid: Optional[np.ndarray]
+  test: Optional[np.ndarray]
+  train_labels: Optional[np.ndarray]
+  valid_labels: Optional[np.ndarray]
+  test_labels: Optional[np.ndarray]
+  event_shape: tuple
+  num_levels: int
+
+  def __post_init__(self):
+    event_shape = tuple(int(d) for d in self.event_shape)
+    object.__setattr__(self, "event_shape", event_shape)
+    if not isinstance(self.num_levels, (int, np.integer)) or self.num_levels < 2:
+      raise ValueError(
+          f"Dataset {self.name!r}: expected an integer num_levels >= 2, got "
+          f"{self.num_levels!r}.")
+    object.__setattr__(self, "num_levels", int(self.num_levels))
+    if self.train is None:
+      raise ValueError(f"Dataset {self.name!r}: the train split is required.")
+    for split in SPLITS:
+      x = getattr(self, split)
+      labels = getattr(self, f"{split}_labels")
+      if x is None:
+        if labels is not None:
+          raise ValueError(
+              f"Dataset {self.name!r}: {split}_labels given without a {split} "
+              "split.")
+        continue
+      what = f"Dataset {self.name!r}, split {split!r}"
+      if not isinstance(x, np.ndarray) or x.shape[1:] != event_shape:
+        raise ValueError(
+            f"{what}: expected an array of shape (N, *{event_shape}), got "
+            f"{getattr(x, 'shape', type(x))}.")
+      object.__setattr__(self, split,
+                         _frozen(as_level_array(x, what, self.num_levels)))
+      if labels is not None:
+        labels = as_level_array(labels, f"{what} labels")
+        if labels.shape != (x.shape[0],):
+          raise ValueError(
+              f"{what}: expected labels of shape ({x.shape[0]},), got "
+              f"{labels.shape}.")
+        object.__setattr__(self, f"{split}_labels", _frozen(labels))
+
+  def split(self, split: str) -> Optional[np.ndarray]:
+    """Returns the array of split 'train', 'valid' or 'test' (maybe None)."""
+    if split not in SPLITS:
+      raise ValueError(f"Expected a split in {SPLITS}, got {split!r}.")
+    return getattr(self, split)
+
+  def labels(self, split: str) -> Optional[np.ndarray]:
+    """Returns the labels of split 'train', 'valid' or 'test' (maybe None)."""
+    if split not in SPLITS:
+      raise ValueError(f"Expected a split in {SPLITS}, got {split!r}.")
+    return getattr(self, f"{split}_labels")
+
+  def __repr__(self) -> str:
+    def shape(x):
+      return None if x is None else x.shape
+    parts = ", ".join(f"{s}={shape(getattr(self, s))}" for s in SPLITS)
+    has_labels = self.train_labels is not None
+    return (f"Dataset(name={self.name!r}, {parts}, event_shape="
+            f"{self.event_shape}, num_levels={self.num_levels}, "
+            f"labels={has_labels})")

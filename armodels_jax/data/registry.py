@@ -1,0 +1,83 @@
+"""`load(name, **options)`: one entry point for every dataset."""
+
+from __future__ import annotations
+
+import inspect
+
+from armodels_jax.data import embedded, local, tfds_source
+from armodels_jax.data.dataset import Dataset
+
+_LOADERS = {
+    "digits": embedded.load_digits,
+    "binarized_mnist": local.load_binarized_mnist,
+    "mnist": local.load_mnist,
+    "npz": local.load_npz,
+}
+_TFDS_PREFIX = "tfds:"
+
+
+def names() -> tuple:
+  """The dataset names `load` accepts ('tfds:<name>' stands for any tfds name)."""
+  return tuple(_LOADERS) + (_TFDS_PREFIX + "<name>",)
+
+
+def _options(loader) -> tuple:
+  """The keyword-only options of a loader: (all, required)."""
+  params = [p for p in inspect.signature(loader).parameters.values()
+            if p.kind == inspect.Parameter.KEYWORD_ONLY]
+  required = tuple(p.name for p in params if p.default is inspect.Parameter.empty)
+  return tuple(p.name for p in params), required
+
+
+def load(name: str, **options) -> Dataset:
+  """Loads a dataset by name.
+
+  Names and their options:
+    'digits': scikit-learn's bundled 8x8 digits (the embedded default; no
+      file needed). Options: `binarize=False` (True: pixel >= 8 -> 1).
+    'binarized_mnist': `path` to an .npz with `train`, `valid` and optionally
+      `test`.
+    'mnist': `path` to the directory of the four original IDX .gz files;
+      `binarize` in {None, 'threshold', 'stochastic'}, `binarize_seed=0`.
+    'npz': `path`, `train_key='train'`, `valid_key='valid'`,
+      `test_key='test'`, `event_shape=None`, `num_levels=None`.
+    'tfds:<name>' (e.g. 'tfds:mnist'): a tfds dataset prepared in the
+      array_record format; `train_split='train'`, `valid_split=None`,
+      `test_split=None`, `data_dir=None`, `num_levels=None`. Never downloads.
+
+  See the loaders (`embedded.load_digits`, `local.load_binarized_mnist`,
+  `local.load_mnist`, `local.load_npz`, `tfds_source.load_tfds`) for details.
+
+  Args:
+    name: one of the names above.
+    **options: the options of that name.
+
+  Returns:
+    A `Dataset`.
+
+  Raises:
+    ValueError: for an unknown name, an unknown or missing option, or data
+      that are not integer levels in `[0, num_levels)`.
+  """
+  if not isinstance(name, str):
+    raise ValueError(f"Expected a dataset name in {names()}, got {name!r}.")
+  if name.startswith(_TFDS_PREFIX) and len(name) > len(_TFDS_PREFIX):
+    loader = tfds_source.load_tfds
+    args = (name[len(_TFDS_PREFIX):],)
+  elif name in _LOADERS:
+    loader = _LOADERS[name]
+    args = ()
+  else:
+    raise ValueError(f"Expected a dataset name in {names()}, got {name!r}.")
+  allowed, required = _options(loader)
+  unknown = sorted(set(options) - set(allowed))
+  if unknown:
+    raise ValueError(
+        f"Dataset {name!r}: expected options among {list(allowed)}, got "
+        f"unknown option(s) {unknown}.")
+  missing = [o for o in required if o not in options]
+  if missing:
+    raise ValueError(
+        f"Dataset {name!r}: expected option(s) {missing} (options: "
+        f"{list(allowed)}), got {sorted(options)}.")
+  return loader(*args, **options)

@@ -1,0 +1,57 @@
+"""Training: configs, train state, optimizer, sharding, jitted steps, the loop, metrics and images.
+
+Public names::
+
+  default_config, load_config, apply_overrides, config_to_json, config_from_json
+  TrainState, create_train_state
+  make_optimizer, make_schedule
+  make_mesh, replicated, batch_sharding
+  make_train_step
+  train_and_evaluate, restore, evaluate, create_model
+  MetricWriter, read_metrics
+  save_image_grid
+"""
+
+from armodels_jax.training.config import apply_overrides
+from armodels_jax.training.config import config_from_json
+from armodels_jax.training.config import config_to_json
+from armodels_jax.training.config import default_config
+from armodels_jax.training.config import load_config
+from armodels_jax.training.images import save_image_grid
+from armodels_jax.training.loop import create_model
+from armodels_jax.training.loop import evaluate
+from armodels_jax.training.loop import restore
+from armodels_jax.training.loop import train_and_evaluate
+from armodels_jax.training.metrics import MetricWriter
+from armodels_jax.training.metrics import read_metrics
+from armodels_jax.training.optim import make_optimizer
+from armodels_jax.training.optim import make_schedule
+from armodels_jax.training.sharding import batch_sharding
+from armodels_jax.training.sharding import make_mesh
+from armodels_jax.training.sharding import replicated
+from armodels_jax.training.state import TrainState
+from armodels_jax.training.state import create_train_state
+from armodels_jax.training.steps import make_train_step
+
+__all__ = [
+    "apply_overrides",
+    "batch_sharding",
+    "config_from_json",
+    "config_to_json",
+    "create_model",
+    "create_train_state",
+    "default_config",
+    "evaluate",
+    "load_config",
+    "make_mesh",
+    "make_optimizer",
+    "make_schedule",
+    "make_train_step",
+    "MetricWriter",
+    "read_metrics",
+    "replicated",
+    "restore",
+    "save_image_grid",
+    "TrainState",
+    "train_and_evaluate",
+]

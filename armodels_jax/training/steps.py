@@ -1,0 +1,110 @@
+"""Jit-compiled train and eval steps.
+
+Glossary of dimension letters: B the global batch, D the number of event dimensions
+(``prod(event_shape)``), ``...`` the event shape.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax.sharding import Mesh
+
+from armodels_jax.training import sharding as shd
+from armodels_jax.training.state import TrainState, ema_update
+
+__all__ = ["make_train_step", "eval_sums", "tree_all_finite"]
+
+
+def _log_prob_fn():
+  from armodels_jax.api import log_prob_fn  # Late import: training sits above models.
+  return log_prob_fn
+
+
+def make_train_step(
+    model: Any,
+    tx: optax.GradientTransformation,
+    schedule: optax.Schedule,
+    ema_decay: float,
+    mesh: Mesh,
+) -> Callable[[TrainState, jax.Array, jax.Array | None], tuple[TrainState, dict[str, jax.Array]]]:
+  """Builds the jitted update step ``(state, x, cond) -> (state, metrics)``.
+
+  The step donates `state`, draws its randomness from ``fold_in(state.rng, state.step)``, minimises the
+  mean negative log-likelihood in nats, applies the optimizer and updates the EMA.
+
+  Args:
+    model: a model from ``arm.models.create``.
+    tx: the optimizer.
+    schedule: the learning-rate schedule (reported in the metrics).
+    ema_decay: Polyak decay; 0 keeps ``ema_params == params``.
+    mesh: the device mesh; the state comes back replicated on it.
+
+  Returns:
+    ``train_step(state, x, cond)`` with ``x`` int [B, ...] sharded over ``'data'`` and ``cond`` None or
+    [B, ...]; metrics ``loss`` (nats per example), ``bits_per_dim``, ``grad_norm``, ``learning_rate``
+    (float32 scalars, replicated).
+  """
+  log_prob_fn = _log_prob_fn()
+  num_dims = math.prod(model.event_shape)
+  replicated = shd.replicated(mesh)
+
+  def train_step(state: TrainState, x: jax.Array, cond: jax.Array | None):
+    rng = jax.random.fold_in(state.rng, state.step)
+
+    def loss_fn(params):
+      logp = log_prob_fn(model, {"params": params}, x, cond, train=True, rng=rng)  # [B]
+      return -jnp.mean(logp)
+
+    loss, grads = jax.value_and_grad(loss_fn)(state.params)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    new_state = state.replace(
+        step=state.step + 1,
+        params=params,
+        opt_state=opt_state,
+        ema_params=ema_update(state.ema_params, params, ema_decay),
+    )
+    metrics = {
+        "loss": loss,
+        "bits_per_dim": loss / (num_dims * math.log(2.0)),
+        "grad_norm": optax.tree.norm(grads),
+        "learning_rate": jnp.asarray(schedule(state.step), jnp.float32),
+    }
+    return new_state, metrics
+
+  return jax.jit(train_step, donate_argnums=(0,), out_shardings=(replicated, replicated))
+
+
+@functools.partial(jax.jit, static_argnames=("model",))
+def eval_sums(model: Any, variables: Any, x: jax.Array, cond: jax.Array | None,
+              num_valid: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Sum of the negative log-likelihood over the first `num_valid` rows of a (padded) batch.
+
+  Args:
+    model: the model (static).
+    variables: ``{'params': ...}``.
+    x: int [B, ...], rows at and after `num_valid` are padding.
+    cond: None or [B, ...].
+    num_valid: int32 scalar.
+
+  Returns:
+    ``(nll_sum, count)`` float32 scalars, nats.
+  """
+  logp = _log_prob_fn()(model, variables, x, cond, train=False)  # [B]
+  valid = jnp.arange(x.shape[0]) < num_valid  # [B]
+  nll = jnp.where(valid, -logp.astype(jnp.float32), 0.0)
+  return jnp.sum(nll), jnp.sum(valid.astype(jnp.float32))
+
+
+@jax.jit
+def tree_all_finite(tree: Any) -> jax.Array:
+  """True when every floating leaf of `tree` is finite (a bool scalar)."""
+  leaves = [jnp.all(jnp.isfinite(l)) for l in jax.tree.leaves(tree)
+            if jnp.issubdtype(l.dtype, jnp.inexact)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)

@@ -87,7 +87,7 @@ class MaskedConv2D(nn.Module):
       y = jax.lax.conv_general_dilated(
           padded, kernel, window_strides=(1, 1), padding="VALID",
           dimension_numbers=("NHWC", "HWIO", "NHWC"))
-      return y + bias
+      return y + bias.reshape(1, 1, 1, -1)
     if pos is None:
       raise ValueError("decode mode needs the output position pos=(i, j)")
     i, j = pos
@@ -108,7 +108,7 @@ class MaskedConv2D(nn.Module):
       buf = rows.value.at[:, i % num_rows, j + half].set(x)
       rows.value = buf
       slots = (i - half + jnp.arange(num_rows)) % num_rows
-      window = jax.lax.dynamic_slice_in_dim(
-          jnp.take(buf, slots, axis=1), j, self.kernel_size, axis=2)
+      columns = jax.lax.dynamic_slice_in_dim(buf, j, self.kernel_size, axis=2)
+      window = jnp.take(columns, slots, axis=1)  # [B, R, k, C_in], rows in order
     y = jnp.einsum("brkc,rkco->bo", window, kernel)  # [B, C_out]
-    return y + bias
+    return y + bias[None]

@@ -40,7 +40,7 @@ class MaskedDense(nn.Module):
     if mask.ndim == 2:
       y = x @ (kernel * mask)
     elif x.ndim == 2:
-      y = jnp.einsum("bi,bio->bo", x, kernel * mask)
+      y = jnp.einsum("bi,bio->bo", x, kernel[None] * mask)
     else:
-      y = jnp.einsum("gbi,gio->gbo", x, kernel * mask)
-    return y + bias
+      y = jnp.einsum("gbi,gio->gbo", x, kernel[None] * mask)
+    return y + bias.reshape((1,) * (y.ndim - 1) + (-1,))

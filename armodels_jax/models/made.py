@@ -185,7 +185,7 @@ class MADE(ARModel):
       component = jnp.zeros((batch,), jnp.int32)
     else:
       per_dim = self._ensemble_per_dim(prefix)  # [K, B, D]
-      in_prefix = jnp.arange(self.num_dims) < prefix_len
+      in_prefix = (jnp.arange(self.num_dims) < prefix_len)[None, None, :]
       logits = jnp.where(in_prefix, per_dim[..., orders[0]], 0.0).sum(-1).T  # [B, K]
       component = jax.random.categorical(key, logits).astype(jnp.int32)
     return jnp.asarray(orders)[component], {"component": component}

@@ -2,6 +2,7 @@
 
     python experiments/bench_sampling.py                  # PixelCNN small, 28x28x1 binary, batch 16
     python experiments/bench_sampling.py --batch 256 --naive-steps 8
+    python experiments/bench_sampling.py --full-check     # + one full naive run, compared in full
 
 The naive sampler runs one full forward pass per dimension (D = 784 passes for a
 28x28 binary image); it is timed over its first ``--naive-steps`` steps and
@@ -36,7 +37,7 @@ def _time(fn, repeats: int) -> float:
 
 
 def bench(name: str, event_shape, num_levels: int, size: str, batch: int,
-          naive_steps: int, repeats: int) -> dict:
+          naive_steps: int, repeats: int, full_check: bool = False) -> dict:
   model = arm.models.create(name, event_shape=event_shape, num_levels=num_levels, size=size)
   variables = arm.init(model, jax.random.key(0))
   key = jax.random.key(1)
@@ -48,7 +49,11 @@ def bench(name: str, event_shape, num_levels: int, size: str, batch: int,
   flat_naive = np.asarray(naive()).reshape(batch, -1)[:, :naive_steps]
   flat_cached = np.asarray(cached()).reshape(batch, -1)[:, :naive_steps]
   t_naive = t_naive_subset * num_dims / naive_steps
-  return dict(model=name, size=size, event_shape=list(event_shape), num_levels=num_levels,
+  extra = {}
+  if full_check:  # one untimed naive run over every step, compared in full
+    full = np.asarray(sample_naive(model, variables, key, batch, None, 1.0, None, 0))
+    extra["identical_all_steps"] = bool((full == np.asarray(cached())).all())
+  return dict(**extra,model=name, size=size, event_shape=list(event_shape), num_levels=num_levels,
               batch=batch, naive_steps_timed=naive_steps, naive_s_per_batch=t_naive,
               cached_s_per_batch=t_cached, ratio=t_naive / t_cached,
               identical_on_timed_steps=bool((flat_naive == flat_cached).all()))
@@ -59,15 +64,19 @@ def main() -> None:
   parser.add_argument("--batch", type=int, default=16)
   parser.add_argument("--naive-steps", type=int, default=16)
   parser.add_argument("--repeats", type=int, default=3)
+  parser.add_argument("--full-check", action="store_true",
+                      help="also run the naive sampler over all steps and compare every value")
   args = parser.parse_args()
   print(f"# {platform.processor() or platform.machine()}, jax {jax.__version__}, "
         f"devices {jax.devices()}")
-  rows = [bench("pixelcnn", (28, 28, 1), 2, "small", args.batch, args.naive_steps, args.repeats)]
+  rows = [bench("pixelcnn", (28, 28, 1), 2, "small", args.batch, args.naive_steps, args.repeats,
+                args.full_check)]
   for row in rows:
     print(f"{row['model']:10s} {row['size']:6s} {tuple(row['event_shape'])} L={row['num_levels']} "
           f"batch {row['batch']}: naive {row['naive_s_per_batch']:.2f} s "
           f"(timed {row['naive_steps_timed']} steps, scaled), cached {row['cached_s_per_batch']:.3f} s, "
-          f"ratio {row['ratio']:.0f}x, identical {row['identical_on_timed_steps']}")
+          f"ratio {row['ratio']:.0f}x, identical on timed steps {row['identical_on_timed_steps']}"
+          + (f", identical on all steps {row['identical_all_steps']}" if "identical_all_steps" in row else ""))
     print(json.dumps(row))
 
 

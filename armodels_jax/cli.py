@@ -1,0 +1,323 @@
+"""The ``armodels`` command line: a thin layer over importable functions.
+
+Every subcommand calls public functions that a notebook can call directly:
+
+  armodels demo   [--workdir DIR] [--steps N] [--out DIR]   -> armodels_jax.demo.run_demo
+  armodels train  --config experiments/configs/X.py[:arg] --workdir DIR [--config.field=value ...]
+                                                           -> training.load_config, training.train_and_evaluate
+  armodels eval   --workdir DIR [--npz FILE --key KEY] [--split valid|test] [--batch-size N] [--json]
+                                                           -> training.restore, training.evaluate
+  armodels sample --workdir DIR --num 16 --out samples.png [--method cached|naive] [--seed S]
+                  [--temperature T]                        -> training.restore, armodels_jax.sample
+
+User errors (a missing file or checkpoint, an array of the wrong size, a bad option) print one line
+to stderr and exit with status 2. Set ``ARMODELS_DEBUG=1`` to get the full traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import zipfile
+from collections.abc import Sequence
+
+PROG = "armodels"
+EXIT_USAGE = 2
+
+
+class CLIError(Exception):
+  """A user error that is reported as one line on stderr, with exit status 2."""
+
+
+# --------------------------------------------------------------------------------------------------
+# Subcommands. Each takes the parsed arguments and returns an exit status.
+# --------------------------------------------------------------------------------------------------
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+  from armodels_jax import demo  # pylint: disable=g-import-not-at-top
+
+  demo.run_demo(workdir=args.workdir, steps=args.steps, out=args.out, seed=args.seed)
+  return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+  spec_path = args.config.split(":", 1)[0]
+  if not os.path.isfile(spec_path):
+    raise CLIError(f"config file not found: {spec_path!r} (expected experiments/configs/<name>.py[:arg])")
+  from armodels_jax import training  # pylint: disable=g-import-not-at-top
+
+  cfg = training.load_config(args.config, args.overrides)
+  result = training.train_and_evaluate(cfg, args.workdir)
+  if result:
+    print(_format_metrics(result))
+  return 0
+
+
+def _restore(workdir: str):
+  """Restores (model, variables, cfg) from a workdir, with user-level errors."""
+  if not os.path.isdir(workdir):
+    raise CLIError(f"workdir not found: {workdir!r}")
+  from armodels_jax import training  # pylint: disable=g-import-not-at-top
+  from armodels_jax.demo import quiet_read_only_warnings  # pylint: disable=g-import-not-at-top
+
+  quiet_read_only_warnings()
+
+  try:
+    return training.restore(workdir)
+  except FileNotFoundError as e:
+    raise CLIError(f"no checkpoint in workdir {workdir!r}: {_message(e)}") from e
+
+
+def eval_workdir(workdir: str, *, npz: str | None = None, key: str | None = None,
+                 split: str = "test", batch_size: int | None = None) -> dict:
+  """Evaluates the checkpoint in `workdir` on an npz array or on the configured dataset's split.
+
+  Args:
+    workdir: a training workdir (or a shipped `pretrained/<name>/` directory).
+    npz: optional path to an `.npz` (or `.npy`) file; any array whose per-example size equals the
+      model's event size, reshaped row-major.
+    key: the array's key inside the npz file.
+    split: `valid` or `test`, used without `npz`.
+    batch_size: the evaluation batch size; the config's when None.
+
+  Returns:
+    {'nll_nats': float, 'bits_per_dim': float, 'n': int, 'source': str}.
+  """
+  if npz is not None:
+    if not os.path.isfile(npz):
+      raise CLIError(f"npz file not found: {npz!r}")
+    if key is None:
+      key = _only_key(npz)
+  if not os.path.isdir(workdir):
+    raise CLIError(f"workdir not found: {workdir!r}")
+  from armodels_jax import data, training  # pylint: disable=g-import-not-at-top
+
+  model, variables, cfg = _restore(workdir)
+  if npz is not None:
+    array = data.load_array(npz, key, model.event_shape, model.num_levels)
+    source = f"{npz}[{key}]" if key else npz
+  else:
+    ds = _load_configured_dataset(cfg)
+    array = getattr(ds, split)
+    if array is None or len(array) == 0:
+      raise CLIError(f"dataset {ds.name!r} has no {split!r} split")
+    source = f"{ds.name}:{split}"
+  if batch_size is None:
+    batch_size = _config_get(cfg, ("train.eval_batch_size",), 256)
+  metrics = dict(training.evaluate(model, variables, array, batch_size=int(batch_size)))
+  metrics["source"] = source
+  return metrics
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+  if args.key is not None and args.npz is None:
+    raise CLIError("--key needs --npz")
+  if args.batch_size is not None and args.batch_size < 1:
+    raise CLIError(f"--batch-size must be >= 1, got {args.batch_size}")
+  m = eval_workdir(args.workdir, npz=args.npz, key=args.key, split=args.split,
+                   batch_size=args.batch_size)
+  print(f"{m['source']}: nll = {m['nll_nats']:.4f} nats, {m['bits_per_dim']:.4f} bits/dim "
+        f"over n = {m['n']} examples")
+  if args.json:
+    out = {"nll_nats": float(m["nll_nats"]), "bits_per_dim": float(m["bits_per_dim"]),
+           "n": int(m["n"])}
+    print(json.dumps(out))
+  return 0
+
+
+def sample_workdir(workdir: str, *, num: int = 16, method: str = "cached", seed: int = 0,
+                   temperature: float = 1.0):
+  """Draws `num` samples from the checkpoint in `workdir`; returns (samples, model)."""
+  import jax  # pylint: disable=g-import-not-at-top
+
+  import armodels_jax as arm  # pylint: disable=g-import-not-at-top
+
+  model, variables, _ = _restore(workdir)
+  xs = arm.sample(model, variables, jax.random.key(seed), num_samples=num, method=method,
+                  temperature=temperature)
+  return jax.device_get(xs), model
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+  if args.num < 1:
+    raise CLIError(f"--num must be >= 1, got {args.num}")
+  if not args.temperature > 0:
+    raise CLIError(f"--temperature must be > 0, got {args.temperature}")
+  out_dir = os.path.dirname(os.path.abspath(args.out))
+  if not os.path.isdir(out_dir):
+    raise CLIError(f"output directory not found: {out_dir!r}")
+  import numpy as np  # pylint: disable=g-import-not-at-top
+
+  xs, model = sample_workdir(args.workdir, num=args.num, method=args.method, seed=args.seed,
+                             temperature=args.temperature)
+  if args.out.endswith((".npz", ".npy")):
+    if args.out.endswith(".npz"):
+      np.savez(args.out, samples=np.asarray(xs))
+    else:
+      np.save(args.out, np.asarray(xs))
+  else:
+    from armodels_jax.training import images  # pylint: disable=g-import-not-at-top
+
+    images.save_image_grid(np.asarray(xs), args.out, model.num_levels)
+  print(f"wrote {args.num} samples ({args.method}, seed {args.seed}, temperature "
+        f"{args.temperature:g}) of shape {tuple(model.event_shape)} to {args.out}")
+  return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Helpers.
+# --------------------------------------------------------------------------------------------------
+
+
+def _only_key(path: str) -> str:
+  """The key of the only array in an .npz file (CLIError when there are several or none)."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+
+  loaded = np.load(path, allow_pickle=False)
+  if not isinstance(loaded, np.lib.npyio.NpzFile):
+    raise CLIError(f"{path}: expected an .npz archive, got a single array")
+  with loaded:
+    keys = list(loaded.files)
+  if len(keys) != 1:
+    raise CLIError(f"{path} holds the arrays {keys}; choose one with --key")
+  return keys[0]
+
+
+def _config_get(cfg, names, default):
+  """The first of `names` (dotted paths allowed) present in a ConfigDict, else `default`."""
+  for name in names:
+    node = cfg
+    try:
+      for part in name.split("."):
+        node = node[part]
+    except (KeyError, AttributeError, TypeError):
+      continue
+    if node is not None:
+      return node
+  return default
+
+
+def _load_configured_dataset(cfg):
+  """Loads the dataset a training config names (`data.name` and the data options that are set)."""
+  from armodels_jax import data  # pylint: disable=g-import-not-at-top
+  from armodels_jax.training import config as config_lib  # pylint: disable=g-import-not-at-top
+
+  return data.load(cfg.data.name, **config_lib.data_options(cfg))
+
+
+def _format_metrics(result) -> str:
+  parts = []
+  for k, v in result.items():
+    if isinstance(v, float):
+      parts.append(f"{k}={v:.4f}")
+    elif isinstance(v, (int, str)):
+      parts.append(f"{k}={v}")
+  return " ".join(parts)
+
+
+def _message(e: BaseException) -> str:
+  """One line from an exception: KeyError's quotes dropped, newlines folded."""
+  msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+  msg = " ".join(str(msg).split())
+  return msg or type(e).__name__
+
+
+def bits_per_dim_from_nats(nll_nats: float, event_size: int) -> float:
+  """Bits per dimension from a per-example NLL in nats."""
+  return nll_nats / (event_size * math.log(2.0))
+
+
+# --------------------------------------------------------------------------------------------------
+# Parser and entry point.
+# --------------------------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+  """argparse prints usage and exits 2 on errors; keep that, but make the message one line."""
+
+  def error(self, message):
+    self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = _Parser(prog=PROG, description="Likelihood-based autoregressive models in JAX/Flax.")
+  sub = parser.add_subparsers(dest="command", metavar="{demo,train,eval,sample}", parser_class=_Parser)
+  sub.required = True
+
+  p = sub.add_parser("demo", help="train a small PixelCNN on the embedded 8x8 digits, sample, complete")
+  p.add_argument("--workdir", default=None,
+                 help="checkpoints and logs (default: workdirs/demo; an existing run there resumes)")
+  p.add_argument("--steps", type=int, default=None, help="training steps (default: the demo's)")
+  p.add_argument("--out", default=None, help="where samples.png and completions.png go (default: workdir)")
+  p.add_argument("--seed", type=int, default=0, help="sampling seed")
+  p.set_defaults(func=_cmd_demo)
+
+  p = sub.add_parser("train", help="train from an experiment config",
+                     epilog="Any --config.FIELD=VALUE overrides a config field, e.g. "
+                     "--config.train.num_steps=10 --config.model.size=small.")
+  p.add_argument("--config", required=True, help="experiments/configs/<name>.py[:arg]")
+  p.add_argument("--workdir", required=True, help="checkpoints and logs; an existing run resumes")
+  p.set_defaults(func=_cmd_train)
+
+  p = sub.add_parser("eval", help="exact NLL of a checkpoint on a dataset split or an npz array")
+  p.add_argument("--workdir", required=True)
+  p.add_argument("--npz", default=None,
+                 help="an .npz file; any array whose per-example size equals the event size")
+  p.add_argument("--key", default=None, help="the array's key in --npz (default: its only array)")
+  p.add_argument("--split", choices=("valid", "test"), default="test",
+                 help="split of the configured dataset, without --npz (default: test)")
+  p.add_argument("--batch-size", type=int, default=None)
+  p.add_argument("--json", action="store_true",
+                 help='also print {"nll_nats", "bits_per_dim", "n"} as the last line of stdout')
+  p.set_defaults(func=_cmd_eval)
+
+  p = sub.add_parser("sample", help="draw samples from a checkpoint into an image grid")
+  p.add_argument("--workdir", required=True)
+  p.add_argument("--num", type=int, default=16)
+  p.add_argument("--out", default="samples.png", help="a .png grid (or .npz/.npy for the raw array)")
+  p.add_argument("--method", choices=("cached", "naive"), default="cached")
+  p.add_argument("--seed", type=int, default=0)
+  p.add_argument("--temperature", type=float, default=1.0)
+  p.set_defaults(func=_cmd_sample)
+  return parser
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+  parser = build_parser()
+  args, unknown = parser.parse_known_args(argv)
+  overrides = []
+  if args.command == "train":
+    for item in unknown:
+      if item.startswith("--config.") and "=" in item:
+        overrides.append(item[len("--config."):])
+      else:
+        parser.error(f"unrecognized argument {item!r} (config overrides are --config.FIELD=VALUE)")
+  elif unknown:
+    parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+  args.overrides = overrides
+  return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+  """Runs the CLI; returns the exit status (0, or 2 for a user error)."""
+  args = _parse(sys.argv[1:] if argv is None else list(argv))
+  if os.environ.get("ARMODELS_DEBUG"):
+    return args.func(args)
+  try:
+    return args.func(args)
+  except CLIError as e:
+    msg = _message(e)
+  except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as e:
+    msg = f"{e.strerror or type(e).__name__}: {e.filename}" if e.filename else _message(e)
+  except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as e:
+    msg = _message(e)
+  print(f"{PROG} {args.command}: error: {msg}", file=sys.stderr)
+  return EXIT_USAGE
+
+
+if __name__ == "__main__":
+  sys.exit(main())

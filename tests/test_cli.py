@@ -269,6 +269,8 @@ def test_demo_config_matches_experiment_config():
   theirs = training.load_config(str(CONFIG))
   assert ours.model.to_dict() == theirs.model.to_dict()
   assert ours.data.to_dict() == theirs.data.to_dict()
+  assert ours.train.to_dict() == theirs.train.to_dict() | {"sample_every": 0, "num_samples": 16,
+                                                           "eval_every": 0, "checkpoint_every": 0}
 
 
 def test_demo_refuses_a_workdir_of_another_run(workdir, capsys):

@@ -13,6 +13,7 @@ Public names::
 """
 
 from armodels_jax.training.config import apply_overrides
+from armodels_jax.training.config import apply_variant
 from armodels_jax.training.config import config_from_json
 from armodels_jax.training.config import config_to_json
 from armodels_jax.training.config import default_config
@@ -36,6 +37,7 @@ from armodels_jax.training.steps import make_train_step
 __all__ = [
     "apply_overrides",
     "batch_sharding",
+    "apply_variant",
     "config_from_json",
     "config_to_json",
     "create_model",

@@ -52,6 +52,7 @@ from typing import Any, Iterable
 import ml_collections
 
 __all__ = [
+    "apply_variant",
     "default_config",
     "load_config",
     "apply_overrides",
@@ -115,6 +116,37 @@ def lock(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Locks `cfg` in place, leaving ``model.overrides`` open; returns `cfg`."""
   cfg.lock()
   cfg.model.overrides.unlock()
+  return cfg
+
+
+VARIANTS = (None, "tiny")
+
+
+def apply_variant(cfg: ml_collections.ConfigDict, arg: str | None) -> ml_collections.ConfigDict:
+  """Applies a config file's ``get_config(arg)`` variant in place and returns ``cfg``.
+
+  ``None`` leaves the experiment as it is; ``'tiny'`` shrinks it to a seconds-long smoke run (the
+  tiny model size, batch 8, 2 steps, a small evaluation, samples at the last step, no intermediate
+  checkpoints), which the tests run for every config.
+
+  Raises:
+    ValueError: ``arg`` is not one of `VARIANTS`.
+  """
+  if arg not in VARIANTS:
+    raise ValueError(f"unknown config argument {arg!r}; expected one of {list(VARIANTS)}")
+  if arg == "tiny":
+    cfg.model.size = "tiny"
+    t = cfg.train
+    t.batch_size = 8
+    t.num_steps = 2
+    t.warmup_steps = 0
+    t.log_every = 1
+    t.eval_every = 0
+    t.eval_batch_size = 8
+    t.eval_max_examples = 16
+    t.checkpoint_every = 0
+    t.sample_every = 2
+    t.num_samples = 4
   return cfg
 
 

@@ -51,23 +51,4 @@ def get_config(arg=None):
   t.sample_every = 10_000
   t.num_samples = 64
 
-  if arg == "tiny":
-    _tiny(cfg)
-  elif arg is not None:
-    raise ValueError(f"unknown config argument {arg!r}; expected None or 'tiny'")
-  return cfg
-
-
-def _tiny(cfg):
-  cfg.model.size = "tiny"
-  t = cfg.train
-  t.batch_size = 8
-  t.num_steps = 2
-  t.warmup_steps = 0
-  t.log_every = 1
-  t.eval_every = 0
-  t.eval_batch_size = 8
-  t.eval_max_examples = 16
-  t.checkpoint_every = 0
-  t.sample_every = 2
-  t.num_samples = 4
+  return training.apply_variant(cfg, arg)

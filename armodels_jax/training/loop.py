@@ -23,7 +23,10 @@ import jax
 import ml_collections
 import numpy as np
 
+from armodels_jax import api
 from armodels_jax import checkpointing
+from armodels_jax import data
+from armodels_jax import models
 from armodels_jax.training import config as config_lib
 from armodels_jax.training import images
 from armodels_jax.training import metrics as metrics_lib
@@ -41,19 +44,9 @@ MODEL_FILE = "model.json"
 _SAMPLE_STREAM = 0x5A3E  # Folded into the root key for sample grids, apart from the training stream.
 
 
-def _arm():
-  import armodels_jax as arm  # Late import: training sits above models and the api in the import order.
-  return arm
-
-
-def _data():
-  from armodels_jax import data
-  return data
-
-
 def create_model(cfg: ml_collections.ConfigDict, event_shape, num_levels):
   """``arm.models.create`` from the config's model group for data of `event_shape` and `num_levels`."""
-  return _arm().models.create(
+  return models.create(
       cfg.model.name, event_shape=tuple(int(d) for d in event_shape), num_levels=num_levels,
       size=cfg.model.size, **config_lib.model_overrides(cfg))
 
@@ -103,7 +96,6 @@ def evaluate(model: Any, variables: Any, array, batch_size: int = 256, labels=No
   batch = -(-batch // n_dev) * n_dev  # Round up to a multiple of the device count.
   variables = jax.device_put(variables, shd.replicated(mesh))
   sharding = shd.batch_sharding(mesh)
-  data = _data()
   sums = []
   for start in range(0, n, batch):
     idx = np.arange(start, start + batch)  # [B]
@@ -242,7 +234,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   batch_sharding = shd.batch_sharding(mesh)
 
   # Input.
-  data = _data()
   ds = data.load(cfg.data.name, **config_lib.data_options(cfg))
   train_x = ds.train  # [N, ...]
   train_labels = ds.train_labels if cfg.model.conditional else None  # [N] or None
@@ -305,7 +296,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       cond = None
       if num_classes:
         cond = np.arange(t.num_samples, dtype=np.int32) % num_classes  # [num_samples]
-      xs = _arm().sample(model, {"params": eval_params(state)}, jax.random.fold_in(sample_key, step),
+      xs = api.sample(model, {"params": eval_params(state)}, jax.random.fold_in(sample_key, step),
                          num_samples=t.num_samples, method=t.sample_method, cond=cond)
       xs = np.asarray(jax.device_get(xs))  # [num_samples, ...]
       if is_main and images.as_images(xs) is not None:

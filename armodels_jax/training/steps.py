@@ -15,15 +15,11 @@ import jax.numpy as jnp
 import optax
 from jax.sharding import Mesh
 
+from armodels_jax.api import log_prob_fn
 from armodels_jax.training import sharding as shd
 from armodels_jax.training.state import TrainState, ema_update
 
 __all__ = ["make_train_step", "eval_sums", "tree_all_finite"]
-
-
-def _log_prob_fn():
-  from armodels_jax.api import log_prob_fn  # Late import: training sits above models.
-  return log_prob_fn
 
 
 def make_train_step(
@@ -50,7 +46,6 @@ def make_train_step(
     [B, ...]; metrics ``loss`` (nats per example), ``bits_per_dim``, ``grad_norm``, ``learning_rate``
     (float32 scalars, replicated).
   """
-  log_prob_fn = _log_prob_fn()
   num_dims = math.prod(model.event_shape)
   replicated = shd.replicated(mesh)
 
@@ -96,7 +91,7 @@ def eval_sums(model: Any, variables: Any, x: jax.Array, cond: jax.Array | None,
   Returns:
     ``(nll_sum, count)`` float32 scalars, nats.
   """
-  logp = _log_prob_fn()(model, variables, x, cond, train=False)  # [B]
+  logp = log_prob_fn(model, variables, x, cond, train=False)  # [B]
   valid = jnp.arange(x.shape[0]) < num_valid  # [B]
   nll = jnp.where(valid, -logp.astype(jnp.float32), 0.0)
   return jnp.sum(nll), jnp.sum(valid.astype(jnp.float32))

@@ -80,13 +80,12 @@ def sample_naive(model, variables, key, num_samples: int, cond: Any = None,
   return canvas.reshape((num_samples,) + model.event_shape)
 
 
-def init_cache(decoder, variables, num_samples: int, cond: Any = None):
+def init_cache(decoder, num_samples: int, cond: Any = None):
   """Zero caches of a ``decode=True`` model for a batch of ``num_samples``."""
   canvas = jnp.zeros((num_samples,) + decoder.event_shape, jnp.int32)
   shapes = jax.eval_shape(
       lambda: decoder.init(jax.random.key(0), canvas, jnp.int32(0), cond,
                            method=decoder.decode_step))
-  del variables
   return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes.get("cache", {}))
 
 
@@ -101,7 +100,7 @@ def sample_cached(model, variables, key, num_samples: int, cond: Any = None,
   decoder = model.clone(decode=True)
   num_dims = model.num_dims
   flat_prefix = _flat_prefix(model, prefix, num_samples)  # [B, D]
-  cache = init_cache(decoder, variables, num_samples, cond)
+  cache = init_cache(decoder, num_samples, cond)
   params = {"params": variables["params"]}
 
   def step(carry, t):
@@ -128,7 +127,7 @@ def cached_conditionals(model, variables, x, cond: Any = None) -> jnp.ndarray:
   """
   decoder = model.clone(decode=True)
   batch = x.shape[0]
-  cache = init_cache(decoder, variables, batch, cond)
+  cache = init_cache(decoder, batch, cond)
   params = {"params": variables["params"]}
   flat_x = x.reshape(batch, -1)
   # The canvas at step t holds x before t and zeros from t on, as in sampling.

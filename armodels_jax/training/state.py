@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import optax
 from jax.sharding import Mesh
 
+from armodels_jax import api
 from armodels_jax.training import sharding as shd
 
 __all__ = ["TrainState", "create_train_state", "abstract_train_state", "ema_update", "state_to_dict",
@@ -37,16 +38,28 @@ class TrainState:
   rng: jax.Array
 
 
-def ema_update(ema: Any, params: Any, decay: float) -> Any:
-  """Polyak averaging: ``decay * ema + (1 - decay) * params`` leaf by leaf (``decay=0`` copies)."""
+def ema_update(ema: Any, params: Any, decay: float, step: Any) -> Any:
+  """Polyak averaging, ``d * ema + (1 - d) * params`` leaf by leaf, with a warm-up of the decay.
+
+  ``d = min(decay, (1 + step) / (10 + step))`` (the ``num_updates`` rule of TensorFlow's
+  ExponentialMovingAverage): early on the average forgets quickly, so an evaluation at step t does
+  not carry a weight of ``decay ** t`` on the random initial parameters (8% at t = 5,000 for a
+  decay of 0.9995). ``decay = 0`` copies the parameters.
+
+  Args:
+    ema: the average so far.
+    params: the parameters after the update of step ``step`` (0-based).
+    decay: the target decay in ``[0, 1)``.
+    step: the step number, an int scalar (traced or not).
+  """
   if decay == 0.0:
     return params
-  return jax.tree.map(lambda e, p: (decay * e + (1.0 - decay) * p).astype(e.dtype), ema, params)
+  step = jnp.asarray(step, jnp.float32)
+  d = jnp.minimum(decay, (1.0 + step) / (10.0 + step))
+  return jax.tree.map(lambda e, p: (d * e + (1.0 - d) * p).astype(e.dtype), ema, params)
 
 
 def _init_fn(model: Any, tx: optax.GradientTransformation, seed: int) -> Callable[[], TrainState]:
-  from armodels_jax import api  # Imported late: training sits above models in the import order.
-
   def init() -> TrainState:
     root = jax.random.PRNGKey(seed)
     params_key, rng = jax.random.split(root)

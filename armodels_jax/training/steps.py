@@ -63,7 +63,7 @@ def make_train_step(
         step=state.step + 1,
         params=params,
         opt_state=opt_state,
-        ema_params=ema_update(state.ema_params, params, ema_decay),
+        ema_params=ema_update(state.ema_params, params, ema_decay, state.step),
     )
     metrics = {
         "loss": loss,

@@ -18,9 +18,11 @@ class MaskedDense(nn.Module):
 
   Attributes:
     features: output units O.
+    use_bias: add a bias.
   """
 
   features: int
+  use_bias: bool = True
   kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
 
   @nn.compact
@@ -36,11 +38,13 @@ class MaskedDense(nn.Module):
       ``[B, O]`` (or ``[G, B, O]``).
     """
     kernel = self.param("kernel", self.kernel_init, (x.shape[-1], self.features))
-    bias = self.param("bias", nn.initializers.zeros, (self.features,))
     if mask.ndim == 2:
       y = x @ (kernel * mask)
     elif x.ndim == 2:
       y = jnp.einsum("bi,bio->bo", x, kernel[None] * mask)
     else:
       y = jnp.einsum("gbi,gio->gbo", x, kernel[None] * mask)
+    if not self.use_bias:
+      return y
+    bias = self.param("bias", nn.initializers.zeros, (self.features,))
     return y + bias.reshape((1,) * (y.ndim - 1) + (-1,))

@@ -140,3 +140,14 @@ def made_masks(degrees: Sequence[np.ndarray],
   out_degrees = np.repeat(degrees[0], params_per_dim)  # [D * P]
   masks.append((degrees[-1][:, None] < out_degrees[None, :]).astype(np.float32))
   return masks
+
+
+def made_direct_mask(input_degrees: np.ndarray, params_per_dim: int = 1) -> np.ndarray:
+  """Mask of MADE's direct input-to-output connections: output d sees input d' iff
+  ``m_0(d') < m_0(d)`` (a logistic autoregression beside the hidden layers).
+
+  Returns:
+    float32 ``[D, D * params_per_dim]``.
+  """
+  out_degrees = np.repeat(input_degrees, params_per_dim)  # [D * P]
+  return (input_degrees[:, None] < out_degrees[None, :]).astype(np.float32)

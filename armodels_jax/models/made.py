@@ -11,6 +11,14 @@ only on the inputs before d in an ordering.
   hidden degrees.
 * A fixed pool of K mask sets is drawn once from ``mask_seed``; training picks
   one per step (``rngs={'masks': key}``), as the paper does with a pool of 32.
+* Direct input-to-output connections (``direct_connection``), masked like the
+  output layer: a logistic autoregression beside the hidden layers. The authors'
+  released MNIST command uses them (``direct_input_connect=Output``, with
+  ``shuffling_type=Full``: orderings and connectivity both resampled, and two
+  hidden layers of 8000 units for the 86.64 row). Without them, dimension d
+  reaches its immediate predecessor only through hidden units of one exact
+  degree, and a 500-unit MADE trails even FVSBN on binarized MNIST (measured:
+  102.6 valid nats after 40 epochs, 1 mask set).
 * Evaluation averages the K models' probabilities (a uniform mixture,
   ``log mean_k p_k(x)``), never their logits (section 4.2, "ensembling").
 
@@ -26,7 +34,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import flax.linen as nn
 import jax
@@ -39,26 +47,36 @@ from armodels_jax.models import registry
 from armodels_jax.models.base import ARModel
 
 
+class MaskPool(NamedTuple):
+  """The K mask sets of a MADE.
+
+  Attributes:
+    orders: ``[K, D]``; ``orders[k, t]`` is the dimension at position t of set k.
+    layers: one stacked mask ``[K, in, out]`` per hidden layer and the output layer.
+    direct: ``[K, D, D * P]`` masks of the direct input-to-output connections.
+  """
+
+  orders: np.ndarray
+  layers: tuple[np.ndarray, ...]
+  direct: np.ndarray
+
+
 @functools.lru_cache(maxsize=32)
 def mask_pool(num_dims: int, hidden_sizes: tuple[int, ...], num_masks: int,
               order_agnostic: bool, connectivity_agnostic: bool, seed: int,
-              params_per_dim: int) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-  """The K mask sets of a MADE, a pure function of its configuration.
-
-  Returns:
-    ``orders [K, D]`` (``orders[k, t]``: the dimension at position t of set k)
-    and one stacked mask ``[K, in, out]`` per layer.
-  """
+              params_per_dim: int) -> MaskPool:
+  """The K mask sets of a MADE, a pure function of its configuration."""
   rng = np.random.default_rng(seed)
-  orders, layer_masks = [], []
+  orders, layer_masks, direct = [], [], []
   for _ in range(num_masks):
     order = rng.permutation(num_dims) if order_agnostic else np.arange(num_dims)
     degrees = mask_lib.made_degrees(
         order, hidden_sizes, rng if connectivity_agnostic else None)
     orders.append(order)
     layer_masks.append(mask_lib.made_masks(degrees, params_per_dim))
+    direct.append(mask_lib.made_direct_mask(degrees[0], params_per_dim))
   stacked = tuple(np.stack(m) for m in zip(*layer_masks))
-  return np.stack(orders), stacked
+  return MaskPool(np.stack(orders), stacked, np.stack(direct))
 
 
 class MADE(ARModel):
@@ -70,6 +88,7 @@ class MADE(ARModel):
     order_agnostic: a random ordering per mask set (else the natural order).
     connectivity_agnostic: random hidden degrees (else evenly spread ones).
     mask_seed: seed of the pool.
+    direct_connection: add masked direct input-to-output connections.
   """
 
   hidden_sizes: tuple[int, ...] = (500,)
@@ -77,6 +96,7 @@ class MADE(ARModel):
   order_agnostic: bool = False
   connectivity_agnostic: bool = True
   mask_seed: int = 0
+  direct_connection: bool = True
 
   def check_config(self) -> None:
     if self.num_masks < 1:
@@ -84,7 +104,7 @@ class MADE(ARModel):
     if any(h < 1 for h in self.hidden_sizes):
       raise ValueError(f"expected positive hidden_sizes, got {self.hidden_sizes}")
 
-  def pool(self):
+  def pool(self) -> MaskPool:
     return mask_pool(self.num_dims, tuple(self.hidden_sizes), self.num_masks,
                      self.order_agnostic, self.connectivity_agnostic,
                      self.mask_seed, self.head.num_params)
@@ -110,13 +130,19 @@ class MADE(ARModel):
     self.hidden = [MaskedDense(size, name=f"hidden_{l}")
                    for l, size in enumerate(self.hidden_sizes)]
     self.out = MaskedDense(self.num_dims * self.head.num_params, name="out")
+    if self.direct_connection:
+      self.direct = MaskedDense(self.num_dims * self.head.num_params, use_bias=False,
+                                name="direct")
 
-  def _forward(self, x: jnp.ndarray, layer_masks) -> jnp.ndarray:
+  def _forward(self, x: jnp.ndarray, layer_masks, direct_mask) -> jnp.ndarray:
     """``x [..., B, D]`` float, masks per layer -> raw ``[..., B, D * P]``."""
     h = x
     for layer, mask in zip(self.hidden, layer_masks):
       h = nn.relu(layer(h, mask))
-    return self.out(h, layer_masks[-1])
+    out = self.out(h, layer_masks[-1])
+    if self.direct_connection:
+      out = out + self.direct(x, direct_mask)
+    return out
 
   def _flat_input(self, x: jnp.ndarray) -> jnp.ndarray:
     return x.reshape(x.shape[0], -1).astype(jnp.float32) / (self.num_levels - 1)
@@ -136,20 +162,20 @@ class MADE(ARModel):
       ``[B, *event_shape, P]``.
     """
     del cond
-    _, pool = self.pool()
+    pool = self.pool()
     if component is None:
       component = (jax.random.randint(self.make_rng("masks"), (), 0, self.num_masks)
                    if train else 0)
-    layer_masks = [jnp.asarray(m)[component] for m in pool]
-    raw = self._forward(self._flat_input(x), layer_masks)
+    layer_masks = [jnp.asarray(m)[component] for m in pool.layers]
+    raw = self._forward(self._flat_input(x), layer_masks, jnp.asarray(pool.direct)[component])
     return raw.reshape(x.shape + (self.head.num_params,))
 
   def _ensemble_per_dim(self, x: jnp.ndarray) -> jnp.ndarray:
     """Conditionals of every mask set: ``[K, B, D]`` nats."""
-    _, pool = self.pool()
+    pool = self.pool()
     flat = self._flat_input(x)
     h = jnp.broadcast_to(flat, (self.num_masks,) + flat.shape)  # [K, B, D]
-    raw = self._forward(h, [jnp.asarray(m) for m in pool])
+    raw = self._forward(h, [jnp.asarray(m) for m in pool.layers], jnp.asarray(pool.direct))
     raw = raw.reshape(self.num_masks, x.shape[0], self.num_dims, self.head.num_params)
     return self.head.log_prob(raw, x.reshape(1, x.shape[0], -1))
 
@@ -167,7 +193,7 @@ class MADE(ARModel):
     log_k = math.log(self.num_masks)
     if reduce:
       return jax.nn.logsumexp(per_dim.sum(-1), axis=0) - log_k
-    order = jnp.asarray(self.pool()[0][0])
+    order = jnp.asarray(self.pool().orders[0])
     cum = jnp.cumsum(per_dim[..., order], axis=-1)  # [K, B, D] along the order
     prefix_logp = jax.nn.logsumexp(cum, axis=0) - log_k  # [B, D]
     cond_in_order = jnp.diff(prefix_logp, axis=-1, prepend=0.0)
@@ -179,7 +205,7 @@ class MADE(ARModel):
     """Draws a mask set per example: uniformly, or from its posterior given the
     prefix (exact for a shared ordering, where the prefix is well defined)."""
     del cond
-    orders, _ = self.pool()
+    orders = self.pool().orders
     batch = prefix.shape[0]
     if self.num_masks == 1:
       component = jnp.zeros((batch,), jnp.int32)

@@ -52,6 +52,9 @@ def test_made_masks_are_autoregressive(seed):
   paths = layer_masks[0]
   for m in layer_masks[1:]:
     paths = paths @ m
+  direct = masks.made_direct_mask(degrees[0], params_per_dim=2)
+  assert direct.shape == (num_dims, 2 * num_dims)
+  paths = paths + direct  # the direct connections obey the same order
   paths = paths.reshape(num_dims, num_dims, 2)  # [in, out, P]
   position = np.argsort(order)
   for d_in, d_out in itertools.product(range(num_dims), range(num_dims)):
@@ -65,3 +68,11 @@ def test_made_masks_are_autoregressive(seed):
 def test_made_degrees_rejects_non_permutation():
   with pytest.raises(ValueError, match="permutation"):
     masks.made_degrees([0, 0, 1], (4,), None)
+
+
+def test_made_direct_mask_is_the_strict_order():
+  order = np.array([2, 0, 1])
+  degrees = masks.made_degrees(order, (4,), None)
+  direct = masks.made_direct_mask(degrees[0])
+  # dimension 2 is first (sees nothing), 0 sees 2, 1 sees 2 and 0.
+  np.testing.assert_array_equal(direct, [[0, 1, 0], [0, 0, 0], [1, 1, 0]])

@@ -61,7 +61,7 @@ def test_normalisation_over_every_input(case):
 def _orders(model):
   """Orders in which the model is autoregressive, with call kwargs for each."""
   if model.__class__.__name__ == "MADE":
-    orders, _ = model.pool()
+    orders = model.pool().orders
     return [(orders[k], dict(component=k)) for k in range(model.num_masks)]
   return [(np.arange(model.num_dims), {})]
 

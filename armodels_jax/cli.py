@@ -163,7 +163,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from armodels_jax.training import images  # pylint: disable=g-import-not-at-top
 
     images.save_image_grid(np.asarray(xs), args.out, model.num_levels)
-  print(f"wrote {args.num} samples ({args.method}, seed {args.seed}, temperature "
+  method = args.method if model.has_decode else "naive: the model has no decode path"
+  print(f"wrote {args.num} samples ({method}, seed {args.seed}, temperature "
         f"{args.temperature:g}) of shape {tuple(model.event_shape)} to {args.out}")
   return 0
 

@@ -3,8 +3,9 @@
 Layout of a workdir::
 
   workdir/config.json          the run's config (`training.config.config_to_json`)
-  workdir/model.json           what `arm.models.create` needs without loading data: name, size,
-                               event_shape, num_levels, overrides
+  workdir/model.json           what `arm.models.create` needs without loading data beside the
+                               config (whose model group holds the overrides): name, size,
+                               event_shape, num_levels, dataset
   workdir/checkpoints/<step>/  orbax checkpoints: {'state': {step, params, opt_state, ema_params, rng}}
 
 The state is saved in one composite item, so the parameters, their Polyak average, the optimizer state (and

@@ -7,7 +7,6 @@ traceable :func:`log_prob_fn` skips the checks; training uses it inside ``jit``.
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any, Optional
 

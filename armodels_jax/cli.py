@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import zipfile
@@ -225,11 +224,6 @@ def _message(e: BaseException) -> str:
   msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
   msg = " ".join(str(msg).split())
   return msg or type(e).__name__
-
-
-def bits_per_dim_from_nats(nll_nats: float, event_size: int) -> float:
-  """Bits per dimension from a per-example NLL in nats."""
-  return nll_nats / (event_size * math.log(2.0))
 
 
 # --------------------------------------------------------------------------------------------------

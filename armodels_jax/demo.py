@@ -94,17 +94,6 @@ def quiet_read_only_warnings() -> None:
     logger.addFilter(_DropReadOnlyWarning())
 
 
-def _latest_step(workdir: str) -> int | None:
-  """The latest checkpointed step in `workdir`, or None."""
-  from armodels_jax import checkpointing  # pylint: disable=g-import-not-at-top
-
-  directory = os.path.join(workdir, checkpointing.CHECKPOINT_DIR)
-  if not os.path.isdir(directory):
-    return None
-  steps = [int(name) for name in os.listdir(directory) if name.isdigit()]
-  return max(steps) if steps else None
-
-
 def _check_workdir(workdir: str, cfg) -> None:
   """Raises ValueError when `workdir` holds a run with another model, data or optimizer."""
   from armodels_jax.training import config as config_lib  # pylint: disable=g-import-not-at-top
@@ -154,7 +143,7 @@ def run_demo(workdir: str | None = None, steps: int | None = None, out: str | No
   import jax  # pylint: disable=g-import-not-at-top
 
   import armodels_jax as arm  # pylint: disable=g-import-not-at-top
-  from armodels_jax import data, training  # pylint: disable=g-import-not-at-top
+  from armodels_jax import checkpointing, data, training  # pylint: disable=g-import-not-at-top
   from armodels_jax.training import images  # pylint: disable=g-import-not-at-top
 
   t_start = time.perf_counter()
@@ -168,7 +157,7 @@ def run_demo(workdir: str | None = None, steps: int | None = None, out: str | No
   _check_workdir(workdir, cfg)
   print_fn(f"[demo] PixelCNN ({cfg.model.size}) on the embedded 8x8 digits (17 levels), "
            f"{cfg.train.num_steps} steps, workdir {workdir}")
-  start = _latest_step(workdir)
+  start = checkpointing.latest_step(workdir)
   if start is not None:
     print_fn(f"[demo] resuming the run in {workdir} at step {start} (delete it to train from "
              "scratch)")

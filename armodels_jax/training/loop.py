@@ -105,7 +105,7 @@ def evaluate(model: Any, variables: Any, array, batch_size: int = 256, labels=No
     sums.append(steps.eval_sums(model, variables, x, cond, np.int32(num_valid)))
   sums = np.asarray(jax.device_get(sums), np.float64)  # [num_batches, 2]
   nll = float(sums[:, 0].sum() / sums[:, 1].sum())
-  return {"nll_nats": nll, "bits_per_dim": metrics_lib.bits_per_dim(nll, event_shape), "n": int(n)}
+  return {"nll_nats": nll, "bits_per_dim": float(api.bits_per_dim(-nll, event_shape)), "n": int(n)}
 
 
 # ---------------------------------------------------------------------------------------------------------

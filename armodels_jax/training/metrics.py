@@ -6,7 +6,6 @@ Only process 0 writes; on the other hosts the writer does nothing.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from typing import Any, Mapping
@@ -14,12 +13,7 @@ from typing import Any, Mapping
 import jax
 import numpy as np
 
-__all__ = ["MetricWriter", "bits_per_dim", "read_metrics"]
-
-
-def bits_per_dim(nll_nats: float, event_shape) -> float:
-  """Converts a per-example negative log-likelihood in nats to bits per dimension."""
-  return float(nll_nats) / (math.prod(event_shape) * math.log(2.0))
+__all__ = ["MetricWriter", "read_metrics"]
 
 
 def _scalar(value: Any) -> Any:

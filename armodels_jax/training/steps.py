@@ -7,7 +7,6 @@ Glossary of dimension letters: B the global batch, D the number of event dimensi
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any, Callable
 
 import jax
@@ -15,7 +14,7 @@ import jax.numpy as jnp
 import optax
 from jax.sharding import Mesh
 
-from armodels_jax.api import log_prob_fn
+from armodels_jax.api import bits_per_dim, log_prob_fn
 from armodels_jax.training import sharding as shd
 from armodels_jax.training.state import TrainState, ema_update
 
@@ -46,7 +45,6 @@ def make_train_step(
     [B, ...]; metrics ``loss`` (nats per example), ``bits_per_dim``, ``grad_norm``, ``learning_rate``
     (float32 scalars, replicated).
   """
-  num_dims = math.prod(model.event_shape)
   replicated = shd.replicated(mesh)
 
   def train_step(state: TrainState, x: jax.Array, cond: jax.Array | None):
@@ -67,7 +65,7 @@ def make_train_step(
     )
     metrics = {
         "loss": loss,
-        "bits_per_dim": loss / (num_dims * math.log(2.0)),
+        "bits_per_dim": bits_per_dim(-loss, model.event_shape),
         "grad_norm": optax.tree.norm(grads),
         "learning_rate": jnp.asarray(schedule(state.step), jnp.float32),
     }

@@ -35,14 +35,18 @@ def _check_variables(variables: Any) -> None:
 
 
 def check_input(model: ARModel, x: Any, name: str = "x") -> np.ndarray:
-  """Validates a batch ``[B, *event_shape]`` of integer levels on the host.
+  """Validates a batch ``[B, *event_shape]`` on the host.
+
+  Discrete models take integer levels in ``[0, num_levels)``; real-valued
+  models (``model.real_valued``, RNADE) take finite real numbers.
 
   Returns:
-    the batch as an int32 NumPy array.
+    the batch as an int32 (float32 for real-valued models) NumPy array.
 
   Raises:
     ValueError: wrong rank or shape, a float or other non-integer dtype, NaN,
-      or a value outside ``[0, num_levels)``.
+      or a value outside ``[0, num_levels)``; for real-valued models a
+      non-numeric dtype, NaN or inf.
   """
   arr = np.asarray(x)
   expected = "(B, " + ", ".join(str(s) for s in model.event_shape) + ")"
@@ -50,6 +54,14 @@ def check_input(model: ARModel, x: Any, name: str = "x") -> np.ndarray:
     raise ValueError(f"expected {name} of shape {expected}, got shape {arr.shape}")
   if arr.shape[0] == 0:
     raise ValueError(f"expected a non-empty batch {name} of shape {expected}, got shape {arr.shape}")
+  if model.real_valued:
+    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+      raise ValueError(f"expected {name} with a real (float) dtype, got {arr.dtype}")
+    arr = arr.astype(np.float32)
+    if not np.isfinite(arr).all():
+      bad = "NaN" if np.isnan(arr).any() else "inf"
+      raise ValueError(f"expected finite real values in {name}, got {bad}")
+    return arr
   if np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.complexfloating):
     nan = " containing NaN" if np.isnan(arr).any() else ""
     raise ValueError(
@@ -68,7 +80,7 @@ def init(model: ARModel, key: jax.Array, cond: Any = None) -> dict:
   """Initial variables ``{'params': ...}``; pure, needs no data."""
   _check_model(model)
   model.check_request(cond=cond)
-  x = jnp.zeros((1,) + model.event_shape, jnp.int32)
+  x = jnp.zeros((1,) + model.event_shape, model.value_dtype)
   variables = jax.jit(model.init)(key, x, cond)
   return {"params": variables["params"]}
 
@@ -152,7 +164,7 @@ def sample(model: ARModel, variables: dict, key: jax.Array, num_samples: int = 1
     prefix_len: ``0 <= prefix_len <= D``.
 
   Returns:
-    int32 ``[B, *event_shape]``.
+    int32 ``[B, *event_shape]`` (float32 for real-valued models).
   """
   _check_model(model)
   _check_variables(variables)
@@ -173,7 +185,7 @@ def sample(model: ARModel, variables: dict, key: jax.Array, num_samples: int = 1
       raise ValueError(
           f"expected prefix with num_samples={num_samples} rows, got {prefix.shape[0]}")
   else:  # one compiled sampler serves calls with and without a prefix
-    prefix = np.zeros((num_samples,) + model.event_shape, np.int32)
+    prefix = np.zeros((num_samples,) + model.event_shape, model.value_dtype)
   prefix = jnp.asarray(prefix)
   model.check_request(prefix_len=int(prefix_len), cond=cond)
   fn = samplers.sample_cached if method == "cached" and model.has_decode else samplers.sample_naive

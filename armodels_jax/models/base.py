@@ -13,9 +13,13 @@ argument of ``jax.jit``) with the fields ``event_shape`` and ``num_levels``.
   call_kwargs)``: the order in which the naive sampler visits the flat
   dimensions of each example, and extra keyword arguments for ``__call__``.
 * Models with ``has_decode = True`` also implement ``decode_step(canvas, t,
-  cond)`` for a clone with ``decode=True``: it returns the raw parameters
-  ``[B, P]`` of flat dimension t of the raster order, given the sampler's
-  current canvas, and keeps its state in the ``'cache'`` collection.
+  cond, **call_kwargs)`` for a clone with ``decode=True``: it returns the raw
+  parameters ``[B, P]`` of the dimension visited at step t (flat dimension t of
+  the raster order, or ``order[:, t]`` of the sampling plan for a model with
+  its own orderings), given the sampler's current canvas, and keeps its state
+  in the ``'cache'`` collection. ``call_kwargs`` are the plan's.
+* Real-valued models (``real_valued = True``, RNADE) take float inputs and
+  ``num_levels=None``; their heads return densities.
 
 Dimensions: B batch, D = prod(event_shape), P raw parameters per dimension.
 """
@@ -47,10 +51,17 @@ class ARModel(nn.Module):
 
   has_decode: ClassVar[bool] = False
   conditional: ClassVar[bool] = False
+  # Real-valued models (RNADE) take float inputs and ``num_levels=None``.
+  real_valued: ClassVar[bool] = False
 
   @property
   def num_dims(self) -> int:
     return math.prod(self.event_shape)
+
+  @property
+  def value_dtype(self):
+    """dtype of an input or sample: float32 for real-valued models, else int32."""
+    return jnp.float32 if self.real_valued else jnp.int32
 
   @property
   def head(self):

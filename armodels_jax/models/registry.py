@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from armodels_jax.models.base import ARModel
 
@@ -46,7 +46,7 @@ def _lookup(name: str) -> _Entry:
   return _REGISTRY[name]
 
 
-def _check_event(event_shape: Any, num_levels: Any) -> tuple[int, ...]:
+def _check_event(event_shape: Any, num_levels: Any, real_valued: bool = False) -> tuple[int, ...]:
   try:
     shape = tuple(int(s) for s in event_shape)
   except TypeError:
@@ -55,19 +55,26 @@ def _check_event(event_shape: Any, num_levels: Any) -> tuple[int, ...]:
     raise ValueError(
         "expected event_shape (D,) for vectors/sequences or (H, W, C) for images, "
         f"with positive sizes, got {event_shape!r}")
-  if not isinstance(num_levels, int) or isinstance(num_levels, bool) or num_levels < 2:
+  if real_valued:
+    if num_levels is not None:
+      raise ValueError(f"this model is for real-valued data: expected num_levels=None, got {num_levels!r}")
+  elif not isinstance(num_levels, int) or isinstance(num_levels, bool) or num_levels < 2:
     raise ValueError(f"expected an integer num_levels >= 2, got {num_levels!r}")
   return shape
 
 
-def create(name: str, event_shape: tuple[int, ...], num_levels: Optional[int] = 2,
+_DEFAULT_LEVELS = object()  # 2 for discrete models, None for real-valued ones.
+
+
+def create(name: str, event_shape: tuple[int, ...], num_levels: Any = _DEFAULT_LEVELS,
            size: str = "small", **overrides: Any) -> ARModel:
   """Builds a registered model.
 
   Args:
     name: one of :func:`names`.
     event_shape: ``(H, W, C)`` images or ``(D,)`` vectors.
-    num_levels: values per dimension, ``>= 2``.
+    num_levels: values per dimension, ``>= 2`` (default 2); None (the default)
+      for a real-valued model (RNADE).
     size: ``"tiny"`` (tests), ``"small"`` (minutes on a CPU) or ``"paper"``.
     **overrides: fields of the model class that replace the size's defaults
       (see :func:`options`).
@@ -80,7 +87,10 @@ def create(name: str, event_shape: tuple[int, ...], num_levels: Optional[int] = 
       the model does not support.
   """
   entry = _lookup(name)
-  shape = _check_event(event_shape, num_levels)
+  real_valued = getattr(entry.cls, "real_valued", False)
+  if num_levels is _DEFAULT_LEVELS:
+    num_levels = None if real_valued else 2
+  shape = _check_event(event_shape, num_levels, real_valued)
   if size not in SIZES:
     raise ValueError(f"unknown size {size!r}; expected one of {list(SIZES)}")
   unknown = sorted(set(overrides) - set(options(name)))

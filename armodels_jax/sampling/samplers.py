@@ -13,8 +13,10 @@ conditionals as the full pass -- which is what the tests check.
   every step, prefix steps included, because they fill the caches.
 
 A per-example plan (``model.sampling_plan``) gives each example its order and
-extra call arguments (MADE: a mask set drawn per example, with the key
-``fold_in(key, D)``, a step index no dimension uses).
+extra call arguments (MADE, EoNADE: a mask set or ordering drawn per example,
+with the key ``fold_in(key, D)``, a step index no dimension uses). Both
+samplers follow it; the cached one passes the call arguments to
+``decode_step``. Real-valued models (RNADE) sample on a float32 canvas.
 
 Dimensions: B batch (num_samples), D = prod(event_shape), P raw parameters.
 """
@@ -30,8 +32,26 @@ import jax.numpy as jnp
 
 def _flat_prefix(model, prefix, num_samples: int) -> jnp.ndarray:
   if prefix is None:
-    return jnp.zeros((num_samples, model.num_dims), jnp.int32)
-  return prefix.reshape(num_samples, model.num_dims).astype(jnp.int32)
+    return jnp.zeros((num_samples, model.num_dims), model.value_dtype)
+  return prefix.reshape(num_samples, model.num_dims).astype(model.value_dtype)
+
+
+def _plan(model, variables, key, flat_prefix, prefix_len, cond):
+  """The model's sampling plan and the canvas holding the kept prefix.
+
+  Returns:
+    ``(order [B, D], call_kwargs, canvas [B, D])``.
+  """
+  num_samples, num_dims = flat_prefix.shape
+  rows = jnp.arange(num_samples)
+  order, call_kwargs = model.apply(
+      {"params": variables["params"]}, jax.random.fold_in(key, num_dims),
+      flat_prefix.reshape((num_samples,) + model.event_shape), prefix_len, cond,
+      method=model.sampling_plan)  # order [B, D]
+  in_prefix = jnp.arange(num_dims)[None, :] < prefix_len  # [1, D] by step
+  kept = jnp.where(in_prefix, jnp.take_along_axis(flat_prefix, order, 1), 0)
+  canvas = jnp.zeros_like(flat_prefix).at[rows[:, None], order].set(kept)
+  return order, call_kwargs, canvas
 
 
 @functools.partial(jax.jit, static_argnames=("model", "num_samples", "temperature", "stop"))
@@ -54,18 +74,12 @@ def sample_naive(model, variables, key, num_samples: int, cond: Any = None,
       later dimensions stay 0.
 
   Returns:
-    ``[B, *event_shape]`` int32.
+    ``[B, *event_shape]`` int32 (float32 for real-valued models).
   """
   num_dims = model.num_dims
   flat_prefix = _flat_prefix(model, prefix, num_samples)  # [B, D]
   rows = jnp.arange(num_samples)
-  order, call_kwargs = model.apply(
-      variables, jax.random.fold_in(key, num_dims),
-      flat_prefix.reshape((num_samples,) + model.event_shape), prefix_len, cond,
-      method=model.sampling_plan)  # order [B, D]
-  in_prefix = jnp.arange(num_dims)[None, :] < prefix_len  # [1, D] by step
-  kept = jnp.where(in_prefix, jnp.take_along_axis(flat_prefix, order, 1), 0)
-  canvas = jnp.zeros_like(flat_prefix).at[rows[:, None], order].set(kept)
+  order, call_kwargs, canvas = _plan(model, variables, key, flat_prefix, prefix_len, cond)
 
   def step(t, canvas):
     x = canvas.reshape((num_samples,) + model.event_shape)
@@ -80,12 +94,12 @@ def sample_naive(model, variables, key, num_samples: int, cond: Any = None,
   return canvas.reshape((num_samples,) + model.event_shape)
 
 
-def init_cache(decoder, num_samples: int, cond: Any = None):
+def init_cache(decoder, num_samples: int, cond: Any = None, call_kwargs=None):
   """Zero caches of a ``decode=True`` model for a batch of ``num_samples``."""
-  canvas = jnp.zeros((num_samples,) + decoder.event_shape, jnp.int32)
+  canvas = jnp.zeros((num_samples,) + decoder.event_shape, decoder.value_dtype)
   shapes = jax.eval_shape(
       lambda: decoder.init(jax.random.key(0), canvas, jnp.int32(0), cond,
-                           method=decoder.decode_step))
+                           method=decoder.decode_step, **(call_kwargs or {})))
   return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes.get("cache", {}))
 
 
@@ -95,12 +109,15 @@ def sample_cached(model, variables, key, num_samples: int, cond: Any = None,
   """Samples with per-layer caches, one dimension per ``lax.scan`` step.
 
   Same arguments and result as :func:`sample_naive`; the model must have a
-  decode path (``model.has_decode``) and the raster order.
+  decode path (``model.has_decode``). Step t fills dimension ``order[:, t]``
+  of the model's plan (raster order for images).
   """
   decoder = model.clone(decode=True)
   num_dims = model.num_dims
   flat_prefix = _flat_prefix(model, prefix, num_samples)  # [B, D]
-  cache = init_cache(decoder, num_samples, cond)
+  rows = jnp.arange(num_samples)
+  order, call_kwargs, canvas = _plan(model, variables, key, flat_prefix, prefix_len, cond)
+  cache = init_cache(decoder, num_samples, cond, call_kwargs)
   params = {"params": variables["params"]}
 
   def step(carry, t):
@@ -108,35 +125,52 @@ def sample_cached(model, variables, key, num_samples: int, cond: Any = None,
     x = canvas.reshape((num_samples,) + model.event_shape)
     raw, updated = decoder.apply(
         {**params, "cache": cache}, x, t, cond,
-        method=decoder.decode_step, mutable=["cache"])  # raw [B, P]
+        method=decoder.decode_step, mutable=["cache"], **call_kwargs)  # raw [B, P]
+    pos = order[:, t]  # [B]
     value = model.head.sample(raw, jax.random.fold_in(key, t), temperature)
-    value = jnp.where(t < prefix_len, flat_prefix[:, t], value)
-    return (canvas.at[:, t].set(value), updated["cache"]), None
+    value = jnp.where(t < prefix_len, canvas[rows, pos], value)
+    return (canvas.at[rows, pos].set(value), updated["cache"]), None
 
-  init = (jnp.zeros_like(flat_prefix), cache)
-  (canvas, _), _ = jax.lax.scan(step, init, jnp.arange(num_dims))
+  (canvas, _), _ = jax.lax.scan(step, (canvas, cache), jnp.arange(num_dims))
   return canvas.reshape((num_samples,) + model.event_shape)
 
 
 @functools.partial(jax.jit, static_argnames=("model",))
-def cached_conditionals(model, variables, x, cond: Any = None) -> jnp.ndarray:
+def cached_conditionals(model, variables, x, cond: Any = None, order=None,
+                        call_kwargs=None) -> jnp.ndarray:
   """Raw parameters of every dimension of ``x`` computed by the decode path,
-  step by step in raster order (teacher forcing): ``[B, *event_shape, P]``.
+  step by step along ``order`` (teacher forcing): ``[B, *event_shape, P]``.
+
+  Args:
+    model, variables: as for the samplers.
+    x: ``[B, *event_shape]``.
+    cond: conditioning input or None.
+    order: ``[B, D]`` visiting order (default: raster order).
+    call_kwargs: the plan's extra arguments of ``decode_step`` (e.g. EoNADE's
+      ``component``), matching ``order``.
 
   The exactness tests compare this with the full forward pass.
   """
   decoder = model.clone(decode=True)
+  call_kwargs = call_kwargs or {}
   batch = x.shape[0]
-  cache = init_cache(decoder, batch, cond)
+  cache = init_cache(decoder, batch, cond, call_kwargs)
   params = {"params": variables["params"]}
   flat_x = x.reshape(batch, -1)
-  # The canvas at step t holds x before t and zeros from t on, as in sampling.
+  if order is None:
+    order = jnp.broadcast_to(jnp.arange(model.num_dims), flat_x.shape)
+  rows = jnp.arange(batch)
+  # rank[b, d]: the step at which example b visits dimension d.
+  rank = jnp.zeros_like(order).at[rows[:, None], order].set(jnp.arange(model.num_dims)[None, :])
+  # The canvas at step t holds x at the dimensions visited before t and zeros elsewhere, as in sampling.
   def step(cache, t):
-    canvas = jnp.where(jnp.arange(model.num_dims)[None, :] < t, flat_x, 0)
+    canvas = jnp.where(rank < t, flat_x, 0).astype(flat_x.dtype)
     raw, updated = decoder.apply(
         {**params, "cache": cache}, canvas.reshape(x.shape), t, cond,
-        method=decoder.decode_step, mutable=["cache"])
+        method=decoder.decode_step, mutable=["cache"], **call_kwargs)
     return updated["cache"], raw
 
-  _, raws = jax.lax.scan(step, cache, jnp.arange(model.num_dims))  # [D, B, P]
-  return jnp.moveaxis(raws, 0, 1).reshape(x.shape + (raws.shape[-1],))
+  _, raws = jax.lax.scan(step, cache, jnp.arange(model.num_dims))  # [D, B, P] by step
+  raws = jnp.moveaxis(raws, 0, 1)  # [B, D, P] by step
+  out = jnp.zeros_like(raws).at[rows[:, None], order].set(raws)  # by dimension
+  return out.reshape(x.shape + (raws.shape[-1],))

@@ -14,12 +14,13 @@ from armodels_jax import training
 from armodels_jax.training import metrics as metrics_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CONFIGS = sorted(glob.glob(os.path.join(REPO, "experiments", "configs", "*.py")))
+CONFIGS = sorted(p for p in glob.glob(os.path.join(REPO, "experiments", "configs", "*.py"))
+                 if not os.path.basename(p).startswith("_"))
 CONFIG_IDS = [os.path.splitext(os.path.basename(p))[0] for p in CONFIGS]
 
 
 def test_there_are_configs():
-  expected = {"made_digits", "made_binarized_mnist", "pixelcnn_digits", "pixelcnn_binarized_mnist",
+  expected = {"made_digits", "made_1h_32masks_binarized_mnist", "pixelcnn_digits", "pixelcnn_binarized_mnist",
               "pixelcnn_mnist"}
   assert expected <= set(CONFIG_IDS)
 

@@ -18,6 +18,7 @@ from armodels_jax.training.config import config_from_json
 from armodels_jax.training.config import config_to_json
 from armodels_jax.training.config import default_config
 from armodels_jax.training.config import load_config
+from armodels_jax.training.config import load_config_module
 from armodels_jax.training.images import save_image_grid
 from armodels_jax.training.loop import create_model
 from armodels_jax.training.loop import evaluate
@@ -45,6 +46,7 @@ __all__ = [
     "default_config",
     "evaluate",
     "load_config",
+    "load_config_module",
     "make_mesh",
     "make_optimizer",
     "make_schedule",

@@ -52,6 +52,7 @@ from typing import Any, Iterable
 import ml_collections
 
 __all__ = [
+    "load_config_module",
     "apply_variant",
     "default_config",
     "load_config",
@@ -203,6 +204,12 @@ def _import_file(path: str):
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module
+
+
+def load_config_module(config_file: str, name: str):
+  """Imports a helper module that sits beside a config file (config files are imported by path, so a
+  plain ``import`` of a sibling does not work): ``load_config_module(__file__, "_common.py")``."""
+  return _import_file(os.path.join(os.path.dirname(os.path.abspath(config_file)), name))
 
 
 def load_config(spec: str, overrides: Iterable[str] = ()) -> ml_collections.ConfigDict:

@@ -1,0 +1,64 @@
+"""Shared pieces of the experiment configs (not a config itself: the leading underscore keeps it out of
+the config list).
+
+A config file loads this module by path (config files are imported by path, not as a package)::
+
+  _common = training.load_config_module(__file__, "_common.py")
+
+``dense_binarized_mnist(...)`` is the training setup of the dense family (FVSBN, NADE, EoNADE, NADE-k,
+MADE) on binarized MNIST: Adam with a cosine schedule, gradient clipping, EMA (Polyak) weights for
+evaluation, batch 100. These optimizer settings are ours, not the papers' (which used SGD or Adagrad with
+early stopping); the stored data have no test split, so the validation split is evaluated.
+"""
+
+import os
+
+from armodels_jax import training
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHARED_DATA = os.path.normpath(os.path.join(REPO_ROOT, "..", "shared", "data"))
+BINARIZED_MNIST = os.path.join(SHARED_DATA, "binarized_mnist", "binarized_mnist.npz")
+
+
+def dense_binarized_mnist(model_name: str, arg=None, *, size: str = "paper", overrides=None,
+                          num_steps: int = 100_000, batch_size: int = 100, learning_rate: float = 1e-3,
+                          ema_decay: float = 0.9995, eval_every: int = 5000, eval_max_examples: int = 0,
+                          eval_batch_size: int = 1000, weight_decay: float = 0.0):
+  """The locked config of a dense model on binarized MNIST (50,000 train / 10,000 valid images).
+
+  Args:
+    model_name: registry name.
+    arg: the config file's argument: None (the experiment) or ``'tiny'``.
+    size: model size.
+    overrides: model overrides (``cfg.model.overrides``).
+    num_steps, batch_size, learning_rate, ema_decay, weight_decay: training.
+    eval_every, eval_max_examples, eval_batch_size: evaluation during training (0 examples = all).
+  """
+  cfg = training.default_config()
+  cfg.seed = 0
+  cfg.model.name = model_name
+  cfg.model.size = size
+  if arg != "tiny":  # The tiny variant keeps the tiny size as it is.
+    for key, value in (overrides or {}).items():
+      cfg.model.overrides[key] = value
+  cfg.data.name = "binarized_mnist"
+  cfg.data.path = BINARIZED_MNIST
+
+  t = cfg.train
+  t.batch_size = batch_size
+  t.num_steps = num_steps
+  t.optimizer = "adamw" if weight_decay else "adam"
+  t.weight_decay = weight_decay
+  t.learning_rate = learning_rate
+  t.schedule = "cosine"
+  t.warmup_steps = 1000
+  t.grad_clip_norm = 1.0
+  t.ema_decay = ema_decay
+  t.log_every = 500
+  t.eval_every = eval_every
+  t.eval_batch_size = eval_batch_size
+  t.eval_max_examples = eval_max_examples
+  t.checkpoint_every = 5000
+  t.sample_every = 0
+  t.num_samples = 64
+  return training.apply_variant(cfg, arg)

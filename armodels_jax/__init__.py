@@ -7,11 +7,21 @@ Public API (see ../shared/DESIGN.md section 3 of the project)::
     variables = arm.init(model, jax.random.key(0))
     logp = arm.log_prob(model, variables, x)
     xs = arm.sample(model, variables, key, num_samples=16, method="cached")
+    model, variables = arm.pretrained.load("nade_binarized_mnist")   # shipped checkpoints
 """
+
+import importlib
 
 from armodels_jax import models
 from armodels_jax.api import bits_per_dim, init, log_prob, sample
 
 __version__ = "0.1.0"
 
-__all__ = ["bits_per_dim", "init", "log_prob", "models", "sample", "__version__"]
+__all__ = ["bits_per_dim", "init", "log_prob", "models", "pretrained", "sample", "__version__"]
+
+
+def __getattr__(name):
+  # `arm.pretrained` pulls in training and orbax: imported on first use, not with the package.
+  if name == "pretrained":
+    return importlib.import_module("armodels_jax.pretrained")
+  raise AttributeError(f"module 'armodels_jax' has no attribute {name!r}")

@@ -8,6 +8,10 @@ Layout of a workdir::
                                event_shape, num_levels, dataset
   workdir/checkpoints/<step>/  orbax checkpoints: {'state': {step, params, opt_state, ema_params, rng}}
 
+An exported (inference-only) workdir, as shipped under ``pretrained/<name>/``, has ``params/`` (an orbax
+checkpoint of the evaluation parameters alone: the EMA ones when the run kept an EMA) instead of
+``checkpoints/``, and a ``manifest.json``; ``training.restore`` reads either.
+
 The state is saved in one composite item, so the parameters, their Polyak average, the optimizer state (and
 with it the schedule position) and the RNG always come back together. Restoring uses abstract targets with
 shardings, so optax states come back as their named tuples and arrays land in their sharding.
@@ -22,10 +26,11 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-__all__ = ["CHECKPOINT_DIR", "make_manager", "save_state", "restore_state", "latest_step",
-           "write_json", "read_json"]
+__all__ = ["CHECKPOINT_DIR", "PARAMS_DIR", "make_manager", "save_state", "restore_state", "latest_step",
+           "save_params", "restore_params", "write_json", "read_json"]
 
 CHECKPOINT_DIR = "checkpoints"
+PARAMS_DIR = "params"
 _ITEM = "state"
 
 
@@ -82,6 +87,26 @@ def latest_step(workdir: str) -> int | None:
     return manager.latest_step()
   finally:
     manager.close()
+
+
+def save_params(directory: str, params: Any) -> None:
+  """Writes `params` alone to ``directory`` (which must not exist yet), synchronously."""
+  checkpointer = ocp.StandardCheckpointer()
+  try:
+    checkpointer.save(os.path.abspath(directory), params)
+    checkpointer.wait_until_finished()
+  finally:
+    checkpointer.close()
+
+
+def restore_params(directory: str, target: Any) -> Any:
+  """Reads parameters written by `save_params` into the structure, dtypes and shardings of `target`."""
+  abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, target)
+  checkpointer = ocp.StandardCheckpointer()
+  try:
+    return checkpointer.restore(os.path.abspath(directory), abstract)
+  finally:
+    checkpointer.close()
 
 
 def write_json(path: str, obj: Any) -> None:

@@ -11,11 +11,15 @@ are frozen dataclasses, hashable, so a model can hold one as a static field.
   (R, then G given R, then B given R and G) comes from the model's masks: the
   logits of channel c only ever see channels < c of the same pixel, so the head
   treats every dimension alike.
+* Real-valued data (RNADE): the mixtures of
+  :mod:`armodels_jax.distributions.mixtures`, built by :func:`make_head` with
+  ``num_levels=None``.
 
 Every head offers ``log_prob(raw, x)`` (elementwise over the leading axes),
-``log_probs(raw)`` (all ``L`` values, for enumeration and plots) and
-``sample(raw, key, temperature)``. A temperature ``T`` divides the logits
-(``T -> 0`` is the mode, ``T = 1`` the model itself).
+``log_probs(raw)`` (all ``L`` values, for enumeration and plots; discrete heads
+only) and ``sample(raw, key, temperature)``. A temperature ``T`` divides the
+logits (``T -> 0`` is the mode, ``T = 1`` the model itself); the mixtures also
+scale their components by ``T``.
 
 Dimensions: ``...`` any leading axes, P raw parameters, L levels.
 """
@@ -23,9 +27,12 @@ Dimensions: ``...`` any leading axes, P raw parameters, L levels.
 from __future__ import annotations
 
 import dataclasses
+from typing import Optional
 
 import jax
 import jax.numpy as jnp
+
+from armodels_jax.distributions import mixtures
 
 
 def _scaled(logits: jnp.ndarray, temperature: float) -> jnp.ndarray:
@@ -90,9 +97,32 @@ class Categorical:
     return jax.random.categorical(key, _scaled(raw, temperature)).astype(jnp.int32)
 
 
-def make_head(kind: str, num_levels: int):
-  """A head by name: ``"auto"`` (Bernoulli for 2 levels, else categorical),
-  ``"bernoulli"`` or ``"categorical"``."""
+REAL_VALUED_KINDS = ("gaussian", "laplace", "logistic")
+
+
+def make_head(kind: str, num_levels: Optional[int], num_components: Optional[int] = None):
+  """A head by name.
+
+  Discrete data (``num_levels >= 2``): ``"auto"`` (Bernoulli for 2 levels, else
+  categorical), ``"bernoulli"`` or ``"categorical"``. Real-valued data
+  (``num_levels=None``): ``"auto"`` (a mixture of Gaussians), ``"gaussian"``,
+  ``"laplace"`` or ``"logistic"``, a mixture of ``num_components`` densities
+  (:mod:`armodels_jax.distributions.mixtures`).
+  """
+  if num_levels is None:
+    if kind == "auto":
+      kind = "gaussian"
+    if kind not in REAL_VALUED_KINDS:
+      raise ValueError(
+          f"real-valued data (num_levels=None) expects head 'auto' or one of "
+          f"{list(REAL_VALUED_KINDS)}, got {kind!r}")
+    if num_components is None:
+      raise ValueError(f"the {kind} mixture head expects num_components, got None")
+    return mixtures.MIXTURES[kind](num_components)
+  if kind in REAL_VALUED_KINDS:
+    raise ValueError(
+        f"the {kind} mixture head is for real-valued data: expected num_levels=None, "
+        f"got {num_levels}")
   if kind == "auto":
     kind = "bernoulli" if num_levels == 2 else "categorical"
   if kind == "bernoulli":

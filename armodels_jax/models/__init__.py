@@ -4,9 +4,13 @@ Each family lives in its own file and registers itself on import.
 """
 
 from armodels_jax.models import made, pixelcnn  # noqa: F401  (registration)
+from armodels_jax.models import rnade  # noqa: F401  (registration)
+from armodels_jax.models import fvsbn  # noqa: F401  (registration)
+from armodels_jax.models import nade  # noqa: F401  (registration)
 from armodels_jax.models.base import ARModel
 from armodels_jax.models.made import MADE
 from armodels_jax.models.pixelcnn import PixelCNN
+from armodels_jax.models.rnade import RNADE
 from armodels_jax.models.registry import SIZES, create, names, options
 
-__all__ = ["ARModel", "MADE", "PixelCNN", "SIZES", "create", "names", "options"]
+__all__ = ["ARModel", "MADE", "PixelCNN", "RNADE", "SIZES", "create", "names", "options"]

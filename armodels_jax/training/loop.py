@@ -121,8 +121,9 @@ def restore(workdir: str, step: int | None = None) -> tuple[Any, Any, ml_collect
   """Loads the model, its variables and the config of a run (no data loaded).
 
   Args:
-    workdir: the run directory written by `train_and_evaluate`.
-    step: the checkpoint to load (default: the latest).
+    workdir: the run directory written by `train_and_evaluate`, or an exported one
+      (``pretrained/<name>/``: ``params/`` instead of ``checkpoints/``).
+    step: the checkpoint to load (default: the latest; exported workdirs hold one).
 
   Returns:
     ``(model, variables, config)``; ``variables = {'params': ...}`` holds the EMA parameters when
@@ -138,13 +139,16 @@ def restore(workdir: str, step: int | None = None) -> tuple[Any, Any, ml_collect
   cfg = _read_config(workdir)
   spec = checkpointing.read_json(os.path.join(workdir, MODEL_FILE))
   model = create_model(cfg, spec["event_shape"], spec["num_levels"])
+  mesh = shd.make_mesh()
+  target = state_lib.abstract_train_state(model, optim.make_optimizer(cfg.train), mesh)
+  params_dir = os.path.join(workdir, checkpointing.PARAMS_DIR)
+  if os.path.isdir(params_dir) and not os.path.isdir(os.path.join(workdir, checkpointing.CHECKPOINT_DIR)):
+    return model, {"params": checkpointing.restore_params(params_dir, target.params)}, cfg
   manager = checkpointing.make_manager(workdir, read_only=True)
   try:
     step = manager.latest_step() if step is None else step
     if step is None:
       raise FileNotFoundError(f"no checkpoint in {os.path.join(workdir, checkpointing.CHECKPOINT_DIR)}")
-    mesh = shd.make_mesh()
-    target = state_lib.abstract_train_state(model, optim.make_optimizer(cfg.train), mesh)
     state = checkpointing.restore_state(manager, step, state_lib.state_to_dict(target))
   finally:
     manager.close()

@@ -1,0 +1,29 @@
+r"""NADE on binarized MNIST: 500 sigmoid hidden units, tied weights, raster order.
+
+Reproduces: Larochelle & Murray, "The Neural Autoregressive Distribution Estimator", AISTATS 2011,
+Table 2 (binarized MNIST): NADE 88.86 nats (test negative log-likelihood). The paper trained with
+stochastic gradient descent and early stopping; the optimizer settings here (Adam, cosine schedule, EMA)
+are ours, and the stored data have no test split, so the validation split is reported.
+
+Launch::
+
+  armodels train --config experiments/configs/nade_binarized_mnist.py --workdir runs/nade
+  armodels train --config experiments/configs/nade_binarized_mnist.py:tiny --workdir /tmp/nade_tiny
+
+Data: ``data.path`` defaults to ``../shared/data/binarized_mnist/binarized_mnist.npz`` beside the
+repository; point it elsewhere with ``--config.data.path=/path/to/binarized_mnist.npz`` (an .npz with
+uint8 ``train`` (50000, 28, 28) and ``valid`` (10000, 28, 28)).
+
+``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny model, batch 8, 2 steps).
+"""
+
+from armodels_jax import training
+
+PUBLISHED_TEST_NLL = 88.86
+
+
+def get_config(arg=None):
+  """Returns the locked config; ``arg='tiny'`` shrinks it to a seconds-long smoke run."""
+  common = training.load_config_module(__file__, "_common.py")
+  return common.dense_binarized_mnist(
+      "nade", arg, size="paper", num_steps=20_000, overrides=dict(hidden_size=500))

@@ -1,0 +1,94 @@
+r"""Ships a trained run as ``pretrained/<name>/``: exports its evaluation parameters and measures it.
+
+The manifest records the config file, the data, the steps, the wall time (from metrics.jsonl), the
+machine, the validation NLL on the first 500 validation images (what the test re-checks, to 0.5 nats)
+and on all of them (``--full-valid``), the published number, and the sha256 of every file.
+
+  python experiments/make_pretrained.py --workdir runs/nade --name nade_binarized_mnist \
+      --config experiments/configs/nade_binarized_mnist.py [--full-valid] [--force]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import sys
+
+import jax
+
+from armodels_jax import checkpointing
+from armodels_jax import data
+from armodels_jax import pretrained
+from armodels_jax import training
+from armodels_jax.training import config as config_lib
+
+FIRST = 500  # Validation images the shipped-checkpoint test re-evaluates.
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def wall_seconds(workdir: str) -> float | None:
+  """Training wall time estimated from the train records of metrics.jsonl (startup excluded)."""
+  rows = training.read_metrics(workdir, "train")
+  if len(rows) < 2:
+    return None
+  (s0, t0), (s1, t1) = (rows[0]["step"], rows[0]["time"]), (rows[-1]["step"], rows[-1]["time"])
+  return (t1 - t0) * s1 / max(s1 - s0, 1)
+
+
+def machine() -> str:
+  dev = jax.devices()[0]
+  if dev.platform == "cpu":
+    return f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})"
+  return f"{dev.platform.upper()} {dev.device_kind}"
+
+
+def main(argv=None) -> int:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--workdir", required=True, help="a finished training workdir")
+  parser.add_argument("--name", required=True, help="pretrained/<name>")
+  parser.add_argument("--config", required=True, help="the config file the run used (for the record)")
+  parser.add_argument("--full-valid", action="store_true", help="also evaluate all validation images")
+  parser.add_argument("--force", action="store_true", help="replace an existing pretrained/<name>")
+  parser.add_argument("--batch-size", type=int, default=250)
+  args = parser.parse_args(argv)
+
+  out = os.path.join(pretrained.directory(), args.name)
+  if os.path.exists(out):
+    if not args.force:
+      print(f"{out} exists (use --force)", file=sys.stderr)
+      return 2
+    shutil.rmtree(out)
+  model, variables, cfg = training.restore(args.workdir)
+  ds = data.load(cfg.data.name, **config_lib.data_options(cfg))
+  valid = ds.valid if ds.valid is not None else ds.test
+  split = "valid" if ds.valid is not None else "test"
+  first = training.evaluate(model, variables, valid[:FIRST], batch_size=args.batch_size)
+  info = {
+      "config": os.path.relpath(os.path.abspath(args.config), REPO),
+      "data": f"{cfg.data.name} ({split} split)",
+      "steps": checkpointing.latest_step(os.path.abspath(args.workdir)),
+      "batch_size": int(cfg.train.batch_size),
+      "train_wall_seconds": wall_seconds(args.workdir),
+      "machine": machine(),
+      "date": datetime.date.today().isoformat(),
+      f"{split}_first{FIRST}_nll_nats": first["nll_nats"],
+  }
+  module = config_lib._import_file(args.config)  # pylint: disable=protected-access
+  if hasattr(module, "PUBLISHED_TEST_NLL"):
+    info["published_test_nll_nats"] = module.PUBLISHED_TEST_NLL
+  if args.full_valid:
+    full = training.evaluate(model, variables, valid, batch_size=args.batch_size)
+    info[f"{split}_nll_nats"], info[f"{split}_n"] = full["nll_nats"], full["n"]
+  result = pretrained.export(args.workdir, out, **info)
+  size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out) for f in fs)
+  print(json.dumps({k: v for k, v in result.items() if k != "files"}, indent=2))
+  print(f"wrote {out} ({size / 1e6:.1f} MB)")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,95 @@
+"""Shipped checkpoints (``pretrained/``) and the export that writes them.
+
+The files, manifests and loading are checked everywhere; the validation NLL that a manifest states is
+re-measured on the first 500 binarized-MNIST validation images when the project's shared data folder is
+present (``../shared/data``), and skipped otherwise (a user's clone has no such folder).
+"""
+
+import os
+
+import jax
+import numpy as np
+import pytest
+
+import armodels_jax as arm
+from armodels_jax import pretrained
+from armodels_jax import training
+from armodels_jax.cli import eval_workdir
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHIPPED_DIR = os.path.join(REPO, "pretrained")
+SHIPPED = sorted(n for n in os.listdir(SHIPPED_DIR)
+                 if os.path.isfile(os.path.join(SHIPPED_DIR, n, pretrained.MANIFEST_FILE))
+                 ) if os.path.isdir(SHIPPED_DIR) else []
+BMNIST = os.path.join(REPO, "..", "shared", "data", "binarized_mnist", "binarized_mnist.npz")
+MAX_BYTES = 20 * 1024 * 1024
+# The binarized-MNIST rows of the dense-family tables (issue: ship the best run of each).
+EXPECTED = {"fvsbn_binarized_mnist", "nade_binarized_mnist", "made_1h_32masks_binarized_mnist",
+            "made_2h_32masks_binarized_mnist", "eonade_2h_binarized_mnist", "nade_k_binarized_mnist"}
+
+
+@pytest.fixture(autouse=True)
+def _shipped_folder(monkeypatch):
+  monkeypatch.setenv("ARMODELS_PRETRAINED", SHIPPED_DIR)
+
+
+def test_every_dense_row_is_shipped():
+  assert EXPECTED <= set(SHIPPED), f"missing: {sorted(EXPECTED - set(SHIPPED))}"
+  assert pretrained.names() == SHIPPED
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_checkpoint_loads_and_matches_manifest(name):
+  path = os.path.join(SHIPPED_DIR, name)
+  size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+  assert size < MAX_BYTES
+  info = pretrained.manifest(name)
+  for key in ("config", "data", "steps", "machine", "valid_first500_nll_nats", "files"):
+    assert key in info, key
+  assert os.path.isfile(os.path.join(REPO, info["config"]))
+  model, variables = arm.pretrained.load(name)  # verifies every sha256 first
+  assert model.event_shape == (28, 28, 1) and model.num_levels == 2
+  leaves = jax.tree.leaves(variables["params"])
+  assert leaves and all(bool(np.isfinite(np.asarray(l)).all()) for l in leaves)
+
+
+@pytest.mark.skipif(not os.path.exists(BMNIST), reason="needs ../shared/data/binarized_mnist")
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_checkpoint_valid_nll_is_as_stated(name):
+  model, variables = arm.pretrained.load(name, check=False)
+  valid = np.load(BMNIST)["valid"][:500].reshape((500,) + model.event_shape).astype(np.int32)
+  nll = -float(np.mean(np.concatenate(
+      [np.asarray(arm.log_prob(model, variables, valid[i:i + 100])) for i in range(0, 500, 100)])))
+  assert abs(nll - pretrained.manifest(name)["valid_first500_nll_nats"]) < 0.5
+
+
+def test_export_round_trip_and_tamper_check(tmp_path, monkeypatch):
+  cfg = training.load_config(os.path.join(REPO, "experiments", "configs", "made_digits.py") + ":tiny",
+                             ["train.sample_every=0"])
+  run = str(tmp_path / "run")
+  training.train_and_evaluate(cfg, run)
+  monkeypatch.setenv("ARMODELS_PRETRAINED", str(tmp_path / "shipped"))
+  info = pretrained.export(run, str(tmp_path / "shipped" / "made_tiny"), steps=2, note="test")
+  assert info["steps"] == 2 and info["model"] == "made" and "params/_METADATA" in info["files"]
+  assert pretrained.names() == ["made_tiny"]
+
+  model, variables = pretrained.load("made_tiny")
+  ref_model, ref_vars, _ = training.restore(run)
+  assert model == ref_model
+  x = np.random.default_rng(0).integers(0, model.num_levels, (4,) + model.event_shape)
+  np.testing.assert_array_equal(arm.log_prob(model, variables, x), arm.log_prob(ref_model, ref_vars, x))
+  # The CLI evaluates an exported workdir as it is.
+  np.savez(tmp_path / "x.npz", x=x)
+  metrics = eval_workdir(str(tmp_path / "shipped" / "made_tiny"), npz=str(tmp_path / "x.npz"))
+  assert metrics["n"] == 4
+  np.testing.assert_allclose(metrics["nll_nats"], -np.mean(arm.log_prob(model, variables, x)),
+                             rtol=1e-5)
+
+  with pytest.raises(ValueError, match="existing"):
+    pretrained.export(run, str(tmp_path / "shipped" / "made_tiny"))
+  with pytest.raises(ValueError, match="unknown pretrained checkpoint 'nope'"):
+    pretrained.load("nope")
+  with open(tmp_path / "shipped" / "made_tiny" / "config.json", "a") as f:
+    f.write(" ")
+  with pytest.raises(ValueError, match=r"changed \['config.json'\]"):
+    pretrained.load("made_tiny")

@@ -153,11 +153,16 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
   xs, model = sample_workdir(args.workdir, num=args.num, method=args.method, seed=args.seed,
                              temperature=args.temperature)
-  if args.out.endswith((".npz", ".npy")):
+  if args.out.endswith((".npz", ".npy", ".txt")):
     if args.out.endswith(".npz"):
       np.savez(args.out, samples=np.asarray(xs))
+    elif args.out.endswith(".txt"):
+      np.savetxt(args.out, np.asarray(xs).reshape(len(xs), -1), fmt="%.6g")
     else:
       np.save(args.out, np.asarray(xs))
+  elif model.real_valued:
+    raise CLIError(f"samples of a real-valued model are vectors, not images: expected --out "
+                   f"ending in .npy, .npz or .txt, got {args.out!r}")
   else:
     from armodels_jax.training import images  # pylint: disable=g-import-not-at-top
 
@@ -273,7 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
   p = sub.add_parser("sample", help="draw samples from a checkpoint into an image grid")
   p.add_argument("--workdir", required=True)
   p.add_argument("--num", type=int, default=16)
-  p.add_argument("--out", default="samples.png", help="a .png grid (or .npz/.npy for the raw array)")
+  p.add_argument("--out", default="samples.png",
+                 help="a .png grid (or .npz/.npy for the raw array, .txt for one sample per row)")
   p.add_argument("--method", choices=("cached", "naive"), default="cached")
   p.add_argument("--seed", type=int, default=0)
   p.add_argument("--temperature", type=float, default=1.0)

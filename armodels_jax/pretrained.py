@@ -25,6 +25,7 @@ import shutil
 from typing import Any
 
 from armodels_jax import checkpointing
+from armodels_jax.training import config as config_lib
 from armodels_jax.training import loop
 
 __all__ = ["directory", "names", "manifest", "verify", "load", "export", "MANIFEST_FILE"]
@@ -126,12 +127,16 @@ def load(name: str, *, check: bool = True) -> tuple[Any, dict]:
   return model, variables
 
 
-def export(workdir: str, out: str, **info: Any) -> dict[str, Any]:
+def export(workdir: str, out: str, *, step: int | None = None,
+           model_overrides: dict[str, Any] | None = None, **info: Any) -> dict[str, Any]:
   """Writes the evaluation parameters of a training workdir as a shippable exported workdir.
 
   Args:
-    workdir: a training workdir (its latest checkpoint is exported; EMA parameters when it kept them).
+    workdir: a training workdir (EMA parameters are exported when it kept them).
     out: the new folder (must not exist).
+    step: the checkpoint to export (default: the latest).
+    model_overrides: model options changed in the exported config that leave the parameters as they
+      are, e.g. a smaller evaluation ensemble ``{'num_orderings': 16}``; recorded in the manifest.
     **info: JSON-serialisable facts for the manifest (config file, data, steps, valid NLL, ...).
 
   Returns:
@@ -140,11 +145,16 @@ def export(workdir: str, out: str, **info: Any) -> dict[str, Any]:
   out = os.path.abspath(out)
   if os.path.exists(out):
     raise ValueError(f"expected a new output folder, got the existing {out!r}")
-  _, variables, _ = loop.restore(workdir)
+  _, variables, cfg = loop.restore(workdir, step)
   os.makedirs(out)
-  for f in (loop.CONFIG_FILE, loop.MODEL_FILE):
-    shutil.copyfile(os.path.join(workdir, f), os.path.join(out, f))
   checkpointing.save_params(os.path.join(out, checkpointing.PARAMS_DIR), variables["params"])
+  shutil.copyfile(os.path.join(workdir, loop.MODEL_FILE), os.path.join(out, loop.MODEL_FILE))
+  if model_overrides:
+    for key, value in model_overrides.items():
+      cfg.model.overrides[key] = value
+    info["model_overrides_at_export"] = dict(model_overrides)
+  checkpointing.write_json(os.path.join(out, loop.CONFIG_FILE), config_lib.config_to_json(cfg))
+  loop.restore(out)  # The exported workdir must load (overrides that change parameters fail here).
   spec = checkpointing.read_json(os.path.join(out, loop.MODEL_FILE))
   result = {"name": os.path.basename(out), "model": spec["name"], **info, "files": _file_hashes(out)}
   checkpointing.write_json(os.path.join(out, MANIFEST_FILE), result)

@@ -5,12 +5,16 @@ machine, the validation NLL on the first 500 validation images (what the test re
 and on all of them (``--full-valid``), the published number, and the sha256 of every file.
 
   python experiments/make_pretrained.py --workdir runs/nade --name nade_binarized_mnist \
-      --config experiments/configs/nade_binarized_mnist.py [--full-valid] [--force]
+      --config experiments/configs/nade_binarized_mnist.py [--best] [--full-valid] [--force]
+
+``--best`` ships the kept checkpoint with the lowest validation NLL logged during training (early
+stopping after the fact; the papers also selected by validation), else the latest.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime
 import json
 import os
@@ -39,6 +43,15 @@ def wall_seconds(workdir: str) -> float | None:
   return (t1 - t0) * s1 / max(s1 - s0, 1)
 
 
+def best_step(workdir: str) -> int:
+  """The checkpointed step with the lowest validation NLL in metrics.jsonl."""
+  kept = {int(d) for d in os.listdir(os.path.join(workdir, checkpointing.CHECKPOINT_DIR)) if d.isdigit()}
+  rows = [r for r in training.read_metrics(workdir, "valid") if r["step"] in kept]
+  if not rows:
+    raise ValueError(f"no validation record at a kept checkpoint in {workdir}")
+  return min(rows, key=lambda r: r["nll_nats"])["step"]
+
+
 def machine() -> str:
   dev = jax.devices()[0]
   if dev.platform == "cpu":
@@ -51,6 +64,10 @@ def main(argv=None) -> int:
   parser.add_argument("--workdir", required=True, help="a finished training workdir")
   parser.add_argument("--name", required=True, help="pretrained/<name>")
   parser.add_argument("--config", required=True, help="the config file the run used (for the record)")
+  parser.add_argument("--eval-override", action="append", default=[], metavar="KEY=VALUE",
+                      help="a model option changed for evaluation that keeps the parameters, e.g. "
+                      "num_orderings=16 (a smaller ensemble)")
+  parser.add_argument("--best", action="store_true", help="ship the checkpoint with the best valid NLL")
   parser.add_argument("--full-valid", action="store_true", help="also evaluate all validation images")
   parser.add_argument("--force", action="store_true", help="replace an existing pretrained/<name>")
   parser.add_argument("--batch-size", type=int, default=250)
@@ -62,7 +79,14 @@ def main(argv=None) -> int:
       print(f"{out} exists (use --force)", file=sys.stderr)
       return 2
     shutil.rmtree(out)
-  model, variables, cfg = training.restore(args.workdir)
+  overrides = {}
+  for item in args.eval_override:
+    key, _, value = item.partition("=")
+    overrides[key] = ast.literal_eval(value)
+  step = best_step(args.workdir) if args.best else checkpointing.latest_step(os.path.abspath(args.workdir))
+  model, variables, cfg = training.restore(args.workdir, step)
+  if overrides:
+    model = model.clone(**overrides)
   ds = data.load(cfg.data.name, **config_lib.data_options(cfg))
   valid = ds.valid if ds.valid is not None else ds.test
   split = "valid" if ds.valid is not None else "test"
@@ -70,7 +94,8 @@ def main(argv=None) -> int:
   info = {
       "config": os.path.relpath(os.path.abspath(args.config), REPO),
       "data": f"{cfg.data.name} ({split} split)",
-      "steps": checkpointing.latest_step(os.path.abspath(args.workdir)),
+      "steps": step,
+      "steps_trained": checkpointing.latest_step(os.path.abspath(args.workdir)),
       "batch_size": int(cfg.train.batch_size),
       "train_wall_seconds": wall_seconds(args.workdir),
       "machine": machine(),
@@ -83,7 +108,7 @@ def main(argv=None) -> int:
   if args.full_valid:
     full = training.evaluate(model, variables, valid, batch_size=args.batch_size)
     info[f"{split}_nll_nats"], info[f"{split}_n"] = full["nll_nats"], full["n"]
-  result = pretrained.export(args.workdir, out, **info)
+  result = pretrained.export(args.workdir, out, step=step, model_overrides=overrides, **info)
   size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out) for f in fs)
   print(json.dumps({k: v for k, v in result.items() if k != "files"}, indent=2))
   print(f"wrote {out} ({size / 1e6:.1f} MB)")

@@ -59,6 +59,30 @@ def as_level_array(x, what: str, num_levels: Optional[int] = None) -> np.ndarray
   return x.astype(np.int32)
 
 
+def as_real_array(x, what: str) -> np.ndarray:
+  """Returns `x` as a float32 array after checking it holds finite real numbers.
+
+  Args:
+    x: array-like of bool, integer or float values.
+    what: a name for `x` in error messages.
+
+  Returns:
+    A float32 array with the shape of `x`.
+
+  Raises:
+    ValueError: if `x` is not numeric or holds NaN or inf.
+  """
+  x = np.asarray(x)
+  if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)
+          or x.dtype == np.bool_):
+    raise ValueError(f"{what}: expected a real-valued (float) array, got dtype {x.dtype}.")
+  x = x.astype(np.float32)
+  if x.size and not np.all(np.isfinite(x)):
+    bad = "NaN" if np.isnan(x).any() else "inf"
+    raise ValueError(f"{what}: expected finite real values, got {bad}.")
+  return x
+
+
 def reshape_examples(x: np.ndarray, event_shape: Sequence[int],
                      what: str) -> np.ndarray:
   """Reshapes `(N, ...)` row-major to `(N, *event_shape)`.
@@ -103,21 +127,23 @@ def _frozen(x: Optional[np.ndarray]) -> Optional[np.ndarray]:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Dataset:
-  """A dataset of discrete events, split into train / valid / test.
+  """A dataset of discrete (or real-valued) events, split into train / valid / test.
 
   The arrays are read-only NumPy arrays: copy one (`np.array(ds.train)`) to
   modify it.
 
   Attributes:
     name: the name it was loaded by (e.g. 'digits', 'tfds:mnist').
-    train: int32 `(N_train, *event_shape)`, values in `[0, num_levels)`.
+    train: int32 `(N_train, *event_shape)`, values in `[0, num_levels)`; float32
+      when `num_levels` is None (real-valued data, e.g. 'wine_quality_red').
     valid: int32 `(N_valid, *event_shape)` or None.
     test: int32 `(N_test, *event_shape)` or None (e.g. a withheld split).
     train_labels: int32 `(N_train,)` class labels, or None.
     valid_labels: int32 `(N_valid,)` or None.
     test_labels: int32 `(N_test,)` or None.
     event_shape: the shape of one example; images are `(H, W, C)`.
-    num_levels: the number of discrete values a dimension can take.
+    num_levels: the number of discrete values a dimension can take; None for
+      real-valued data.
   """
 
   name: str
@@ -128,16 +154,19 @@ class Dataset:
   valid_labels: Optional[np.ndarray]
   test_labels: Optional[np.ndarray]
   event_shape: tuple
-  num_levels: int
+  num_levels: Optional[int]
 
   def __post_init__(self):
     event_shape = tuple(int(d) for d in self.event_shape)
     object.__setattr__(self, "event_shape", event_shape)
-    if not isinstance(self.num_levels, (int, np.integer)) or self.num_levels < 2:
-      raise ValueError(
-          f"Dataset {self.name!r}: expected an integer num_levels >= 2, got "
-          f"{self.num_levels!r}.")
-    object.__setattr__(self, "num_levels", int(self.num_levels))
+    real_valued = self.num_levels is None
+    if not real_valued:
+      if (not isinstance(self.num_levels, (int, np.integer)) or isinstance(self.num_levels, bool)
+          or self.num_levels < 2):
+        raise ValueError(
+            f"Dataset {self.name!r}: expected an integer num_levels >= 2 (or None for "
+            f"real-valued data), got {self.num_levels!r}.")
+      object.__setattr__(self, "num_levels", int(self.num_levels))
     if self.train is None:
       raise ValueError(f"Dataset {self.name!r}: the train split is required.")
     for split in SPLITS:
@@ -154,8 +183,8 @@ class Dataset:
         raise ValueError(
             f"{what}: expected an array of shape (N, *{event_shape}), got "
             f"{getattr(x, 'shape', type(x))}.")
-      object.__setattr__(self, split,
-                         _frozen(as_level_array(x, what, self.num_levels)))
+      values = as_real_array(x, what) if real_valued else as_level_array(x, what, self.num_levels)
+      object.__setattr__(self, split, _frozen(values))
       if labels is not None:
         labels = as_level_array(labels, f"{what} labels")
         if labels.shape != (x.shape[0],):

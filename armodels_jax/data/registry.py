@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 
-from armodels_jax.data import embedded, local, tfds_source
+from armodels_jax.data import embedded, local, tabular, tfds_source
 from armodels_jax.data.dataset import Dataset
 
 _LOADERS = {
@@ -12,6 +12,8 @@ _LOADERS = {
     "binarized_mnist": local.load_binarized_mnist,
     "mnist": local.load_mnist,
     "npz": local.load_npz,
+    "wine_quality_red": tabular.load_wine_quality_red,
+    "sklearn_wine": tabular.load_sklearn_wine,
 }
 _TFDS_PREFIX = "tfds:"
 
@@ -41,12 +43,18 @@ def load(name: str, **options) -> Dataset:
       `binarize` in {None, 'threshold', 'stochastic'}, `binarize_seed=0`.
     'npz': `path`, `train_key='train'`, `valid_key='valid'`,
       `test_key='test'`, `event_shape=None`, `num_levels=None`.
+    'wine_quality_red': real-valued (num_levels=None), one fold of the UCI red
+      wine file at `path`; `fold=0`, `num_folds=10`, `seed=0`,
+      `valid_fraction=0.1`; standardised by the train split.
+    'sklearn_wine': scikit-learn's bundled wine data (real-valued, embedded),
+      with the same fold options.
     'tfds:<name>' (e.g. 'tfds:mnist'): a tfds dataset prepared in the
       array_record format; `train_split='train'`, `valid_split=None`,
       `test_split=None`, `data_dir=None`, `num_levels=None`. Never downloads.
 
   See the loaders (`embedded.load_digits`, `local.load_binarized_mnist`,
-  `local.load_mnist`, `local.load_npz`, `tfds_source.load_tfds`) for details.
+  `local.load_mnist`, `local.load_npz`, `tabular.load_wine_quality_red`,
+  `tabular.load_sklearn_wine`, `tfds_source.load_tfds`) for details.
 
   Args:
     name: one of the names above.
@@ -57,7 +65,8 @@ def load(name: str, **options) -> Dataset:
 
   Raises:
     ValueError: for an unknown name, an unknown or missing option, or data
-      that are not integer levels in `[0, num_levels)`.
+      that are not integer levels in `[0, num_levels)` (finite reals for the
+      real-valued datasets).
   """
   if not isinstance(name, str):
     raise ValueError(f"Expected a dataset name in {names()}, got {name!r}.")

@@ -100,14 +100,16 @@ class Categorical:
 REAL_VALUED_KINDS = ("gaussian", "laplace", "logistic")
 
 
-def make_head(kind: str, num_levels: Optional[int], num_components: Optional[int] = None):
+def make_head(kind: str, num_levels: Optional[int], num_components: Optional[int] = None,
+              min_scale: Optional[float] = None):
   """A head by name.
 
   Discrete data (``num_levels >= 2``): ``"auto"`` (Bernoulli for 2 levels, else
   categorical), ``"bernoulli"`` or ``"categorical"``. Real-valued data
   (``num_levels=None``): ``"auto"`` (a mixture of Gaussians), ``"gaussian"``,
   ``"laplace"`` or ``"logistic"``, a mixture of ``num_components`` densities
-  (:mod:`armodels_jax.distributions.mixtures`).
+  (:mod:`armodels_jax.distributions.mixtures`) whose scales are floored at
+  ``min_scale`` (default: the mixture's own).
   """
   if num_levels is None:
     if kind == "auto":
@@ -118,11 +120,14 @@ def make_head(kind: str, num_levels: Optional[int], num_components: Optional[int
           f"{list(REAL_VALUED_KINDS)}, got {kind!r}")
     if num_components is None:
       raise ValueError(f"the {kind} mixture head expects num_components, got None")
-    return mixtures.MIXTURES[kind](num_components)
+    if min_scale is None:
+      return mixtures.MIXTURES[kind](num_components)
+    return mixtures.MIXTURES[kind](num_components, min_scale)
   if kind in REAL_VALUED_KINDS:
     raise ValueError(
-        f"the {kind} mixture head is for real-valued data: expected num_levels=None, "
-        f"got {num_levels}")
+        f"expected head 'auto', 'bernoulli' or 'categorical' for discrete data "
+        f"(num_levels={num_levels}), got {kind!r}: the mixture heads are for real-valued "
+        f"data (num_levels=None)")
   if kind == "auto":
     kind = "bernoulli" if num_levels == 2 else "categorical"
   if kind == "bernoulli":

@@ -4,6 +4,7 @@ Each family lives in its own file and registers itself on import.
 """
 
 from armodels_jax.models import made, pixelcnn  # noqa: F401  (registration)
+from armodels_jax.models import deep_nade  # noqa: F401  (registration: eonade, nade_k)
 from armodels_jax.models import rnade  # noqa: F401  (registration)
 from armodels_jax.models import fvsbn  # noqa: F401  (registration)
 from armodels_jax.models import nade  # noqa: F401  (registration)

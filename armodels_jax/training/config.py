@@ -15,11 +15,12 @@ Schema (defaults in brackets)::
   model.overrides         [{}]     keyword overrides for ``arm.models.create`` (unlocked)
   data.name               ['digits'] 'digits' | 'binarized_mnist' | 'mnist' | 'npz' | 'tfds:<name>'
   data.path, data.data_dir, data.binarize, data.binarize_seed, data.train_key, data.valid_key,
-  data.test_key, data.train_split, data.valid_split, data.test_split, data.event_shape, data.num_levels
+  data.test_key, data.train_split, data.valid_split, data.test_split, data.event_shape, data.num_levels,
+  data.fold, data.num_folds, data.seed, data.valid_fraction
                           [None]   options of ``data.load`` (see its docstring: e.g. ``path`` of a local
                                    file or directory, ``binarize`` True for 'digits' or 'threshold' |
-                                   'stochastic' for 'mnist'); only the ones set (not None, not '') are
-                                   passed
+                                   'stochastic' for 'mnist', the k-fold options of 'wine_quality_red' and
+                                   'sklearn_wine'); only the ones set (not None, not '') are passed
   train.batch_size        [16]     global batch size (divisible by the number of devices)
   train.num_steps         [1000]
   train.optimizer         ['adam'] 'adam' | 'adamw'
@@ -64,7 +65,8 @@ __all__ = [
 ]
 
 _DATA_OPTIONS = ("path", "data_dir", "binarize", "binarize_seed", "train_key", "valid_key", "test_key",
-                 "train_split", "valid_split", "test_split", "event_shape", "num_levels")
+                 "train_split", "valid_split", "test_split", "event_shape", "num_levels",
+                 "fold", "num_folds", "seed", "valid_fraction")
 
 
 def default_config() -> ml_collections.ConfigDict:

@@ -207,7 +207,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   """Trains a model as `config` says, resuming from the latest checkpoint in `workdir` if there is one.
 
   Writes ``workdir/config.json``, ``workdir/model.json``, ``workdir/checkpoints/``, ``workdir/metrics.jsonl``,
-  TensorBoard events in ``workdir/tb`` and sample grids ``workdir/samples/step_XXXXXX.png``.
+  TensorBoard events in ``workdir/tb`` and sample grids ``workdir/samples/step_XXXXXX.png`` (the raw
+  samples ``step_XXXXXX.npy`` for real-valued models).
 
   Args:
     config: a config from `default_config` / `load_config`.
@@ -303,7 +304,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       xs = api.sample(model, {"params": eval_params(state)}, jax.random.fold_in(sample_key, step),
                          num_samples=t.num_samples, method=t.sample_method, cond=cond)
       xs = np.asarray(jax.device_get(xs))  # [num_samples, ...]
-      if is_main and images.as_images(xs) is not None:
+      if is_main and model.real_valued:  # Real vectors (RNADE): the raw array, not an image.
+        os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
+        np.save(os.path.join(workdir, "samples", f"step_{step:06d}.npy"), xs)
+      elif is_main and images.as_images(xs) is not None:
         path = os.path.join(workdir, "samples", f"step_{step:06d}.png")
         images.save_image_grid(xs, path, ds.num_levels)
 

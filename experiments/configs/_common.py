@@ -23,7 +23,8 @@ BINARIZED_MNIST = os.path.join(SHARED_DATA, "binarized_mnist", "binarized_mnist.
 def dense_binarized_mnist(model_name: str, arg=None, *, size: str = "paper", overrides=None,
                           num_steps: int = 100_000, batch_size: int = 100, learning_rate: float = 1e-3,
                           ema_decay: float = 0.9995, eval_every: int = 5000, eval_max_examples: int = 0,
-                          eval_batch_size: int = 1000, weight_decay: float = 0.0):
+                          eval_batch_size: int = 1000, weight_decay: float = 0.0,
+                          checkpoint_every: int = 5000):
   """The locked config of a dense model on binarized MNIST (50,000 train / 10,000 valid images).
 
   Args:
@@ -33,6 +34,8 @@ def dense_binarized_mnist(model_name: str, arg=None, *, size: str = "paper", ove
     overrides: model overrides (``cfg.model.overrides``).
     num_steps, batch_size, learning_rate, ema_decay, weight_decay: training.
     eval_every, eval_max_examples, eval_batch_size: evaluation during training (0 examples = all).
+    checkpoint_every: checkpoint period; every checkpoint is kept, so the one with the best validation
+      NLL can be shipped (early stopping after the fact, as the papers selected by validation).
   """
   cfg = training.default_config()
   cfg.seed = 0
@@ -58,7 +61,8 @@ def dense_binarized_mnist(model_name: str, arg=None, *, size: str = "paper", ove
   t.eval_every = eval_every
   t.eval_batch_size = eval_batch_size
   t.eval_max_examples = eval_max_examples
-  t.checkpoint_every = 5000
+  t.checkpoint_every = checkpoint_every
+  t.keep_checkpoints = 0  # Keep all.
   t.sample_every = 0
   t.num_samples = 64
   return training.apply_variant(cfg, arg)

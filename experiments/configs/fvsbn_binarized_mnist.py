@@ -7,6 +7,9 @@ per pixel on all earlier pixels in raster order; no hidden layer, so every size 
 optimizer settings here (Adam, cosine schedule, EMA) are ours, and the stored data have no test split, so
 the validation split is reported.
 
+Budget: 40,000 steps (80 epochs), 3 to 6 minutes on a 2-core CPU (120-230 steps/s measured at batch
+100); the validation NLL had stopped improving by then.
+
 Launch::
 
   armodels train --config experiments/configs/fvsbn_binarized_mnist.py --workdir runs/fvsbn
@@ -27,4 +30,4 @@ PUBLISHED_TEST_NLL = 97.45
 def get_config(arg=None):
   """Returns the locked config; ``arg='tiny'`` shrinks it to a seconds-long smoke run."""
   common = training.load_config_module(__file__, "_common.py")
-  return common.dense_binarized_mnist("fvsbn", arg, size="paper", num_steps=20_000)
+  return common.dense_binarized_mnist("fvsbn", arg, size="paper", num_steps=40_000)

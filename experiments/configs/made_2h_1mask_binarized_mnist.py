@@ -27,5 +27,5 @@ def get_config(arg=None):
   """Returns the locked config; ``arg='tiny'`` shrinks it to a seconds-long smoke run."""
   common = training.load_config_module(__file__, "_common.py")
   return common.dense_binarized_mnist(
-      "made", arg, size="paper", num_steps=50_000,
+      "made", arg, size="paper", num_steps=20_000, eval_every=2500, checkpoint_every=2500,
       overrides=dict(hidden_sizes=(500, 500), num_masks=1))

@@ -1,8 +1,8 @@
 """Order-agnostic Deep NADE (EoNADE) and NADE-k.
 
-Uria, Murray & Larochelle 2014, "A Deep and Tractable Density Estimator" (ICML),
-section 3 (order-agnostic training) and section 4 (ensembles of orderings);
-binarized MNIST, test NLL: EoNADE with 2 hidden layers of 500 rectified linear
+Uria, Murray & Larochelle 2014, "A Deep and Tractable Density Estimator" (ICML):
+order-agnostic training of deep NADEs and ensembles of orderings; its binarized
+MNIST table (test NLL): EoNADE with 2 hidden layers of 500 rectified linear
 units, an ensemble of 128 orderings, 85.10 nats.
 
 Raiko, Li, Cho & Bengio 2014, "Iterative Neural Autoregressive Distribution
@@ -15,7 +15,7 @@ EoNADE (:class:`DeepNADE`, registry name ``eonade``)
   dimensions; it outputs head parameters for every dimension, and those of the
   unobserved ones are the conditionals ``p(x_j | x_obs)``.
 
-  * Training (``log_prob(train=True)``), Uria et al. eq. 7-8: per example draw
+  * Training (``log_prob(train=True)``), as in Uria et al.: per example draw
     an ordering o and d uniform in ``{1..D}``, observe ``o_<d`` (d - 1
     dimensions) and return ``D / (D - d + 1) * sum_{j >= d} log p(x_{o_j} |
     x_{o_<d})``, an unbiased estimate of ``E_o[log p_o(x)]`` (the mean over all
@@ -56,8 +56,9 @@ NADE-k (:class:`NADEk`, registry name ``nade_k``)
     fine-tune with ``a = 0``.
   * Evaluation: exact, D steps per ordering, each with k full passes of the
     network (v changes everywhere at every step, so there is no running-sum
-    trick beyond the first pass): ``O(D k (D H1 + H1 H2 + H2 D P))`` per example
-    and ordering, about ``k D / H1`` times EoNADE's cost.
+    trick): ``O(D k (D H1 + H1 H2 + H2 D P))`` per example and ordering, about
+    ``k (1 + 2 D / H)`` times EoNADE's cost for ``H1 = H2 = H`` (binarized
+    MNIST, k = 5, H = 500: about 20 times; measured on a CPU: 25 times).
   * Decode path: the cache holds the first pass's first-layer pre-activation
     (as EoNADE's); the k - 1 later passes run in full. One step costs k passes,
     where the naive sampler's full call costs D k passes.
@@ -180,7 +181,6 @@ def prefix_preacts(w: Weights, xf: jnp.ndarray, order: jnp.ndarray) -> jnp.ndarr
   Returns:
     ``[B, T, H1]``; step t sees the dimensions at steps < t.
   """
-  batch = xf.shape[0]
   if order.ndim == 1:  # shared by the batch: gather the weights once
     x_ord = xf[:, order] - w.fill[order][None, :]  # [B, T]
     kernel = w.in_kernel[order][None]  # [1, T, H1]

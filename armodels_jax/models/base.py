@@ -67,6 +67,10 @@ class ARModel(nn.Module):
   def head(self):
     return make_head(self.head_kind, self.num_levels)
 
+  def flat_unit_input(self, x: jnp.ndarray) -> jnp.ndarray:
+    """``[B, *event_shape]`` integer levels -> ``[B, D]`` floats in ``[0, 1]`` (the dense models' input)."""
+    return x.reshape(x.shape[0], -1).astype(jnp.float32) / (self.num_levels - 1)
+
   def scale_input(self, x: jnp.ndarray) -> jnp.ndarray:
     """Integer levels to floats in ``[-1, 1]``."""
     return x.astype(jnp.float32) * (2.0 / (self.num_levels - 1)) - 1.0

@@ -316,10 +316,6 @@ class _OrderAgnosticNADE(ARModel):
   def act(self):
     return ACTIVATIONS[self.activation]
 
-  def _flat(self, x: jnp.ndarray) -> jnp.ndarray:
-    """``[B, *event_shape]`` int -> ``[B, D]`` float in ``[0, 1]``."""
-    return x.reshape(x.shape[0], -1).astype(jnp.float32) / (self.num_levels - 1)
-
   def _orders_for(self, component, batch: int) -> jnp.ndarray:
     """The ordering(s) of ``component`` (None: 0; scalar; or ``[B]``): ``[D]`` or ``[B, D]``."""
     orders = jnp.asarray(self.orderings())  # [K, D]
@@ -377,7 +373,7 @@ class _OrderAgnosticNADE(ARModel):
     del cond, train
     batch = x.shape[0]
     order = self._orders_for(component, batch)  # [D] or [B, D]
-    raw = self.ordered_raw(self.weights(), self._flat(x), order)  # [B, T, P]
+    raw = self.ordered_raw(self.weights(), self.flat_unit_input(x), order)  # [B, T, P]
     rank = jnp.argsort(jnp.broadcast_to(order, (batch, self.num_dims)), axis=1)  # [B, D]
     raw = jnp.take_along_axis(raw, rank[..., None], axis=1)  # [B, D, P] by dimension
     return raw.reshape(x.shape + (self.head.num_params,))
@@ -398,7 +394,7 @@ class _OrderAgnosticNADE(ARModel):
     batch = x.shape[0]
     x_flat = x.reshape(batch, -1)
     m = mask.reshape(batch, -1).astype(jnp.float32)  # [B, D]
-    per_dim = self.masked_log_probs(self.weights(), self._flat(x), x_flat, m)  # [B, D]
+    per_dim = self.masked_log_probs(self.weights(), self.flat_unit_input(x), x_flat, m)  # [B, D]
     unobserved = 1.0 - m
     scale = self.num_dims / unobserved.sum(-1, keepdims=True)  # [B, 1]
     terms = per_dim * unobserved * scale
@@ -431,7 +427,7 @@ class _OrderAgnosticNADE(ARModel):
       raise ValueError(
           f"reduce=False needs one ordering, got an ensemble of {self.num_orderings}")
     w = self.weights()
-    xf, x_flat = self._flat(x), x.reshape(x.shape[0], -1)
+    xf, x_flat = self.flat_unit_input(x), x.reshape(x.shape[0], -1)
 
     def one_ordering(order):  # [D] -> [B]
       raw = self.ordered_raw(w, xf, order)  # [B, T, P]
@@ -465,7 +461,7 @@ class _OrderAgnosticNADE(ARModel):
     del cond
     batch = canvas.shape[0]
     w = self.weights()
-    xf = self._flat(canvas)  # [B, D]
+    xf = self.flat_unit_input(canvas)  # [B, D]
     order = jnp.broadcast_to(self._orders_for(component, batch), (batch, self.num_dims))
     rows = jnp.arange(batch)
     prev = order[:, jnp.maximum(t - 1, 0)]  # [B] the dimension visited at t - 1

@@ -67,16 +67,12 @@ class FVSBN(ARModel):
                              (self.num_dims, width))  # [D, D * P]
     self.bias = self.param("bias", nn.initializers.zeros, (width,))  # [D * P]
 
-  def _flat_input(self, x: jnp.ndarray) -> jnp.ndarray:
-    """``[B, *event_shape]`` int -> ``[B, D]`` float in ``[0, 1]``."""
-    return x.reshape(x.shape[0], -1).astype(jnp.float32) / (self.num_levels - 1)
-
   def __call__(self, x: jnp.ndarray, cond: Any = None,
                train: bool = False) -> jnp.ndarray:
     """``x [B, *event_shape]`` int -> raw head parameters ``[B, *event_shape, P]``."""
     del cond, train
     mask = jnp.asarray(_kernel_mask(self.num_dims, self.head.num_params))
-    logits = self._flat_input(x) @ (self.kernel * mask) + self.bias[None, :]  # [B, D * P]
+    logits = self.flat_unit_input(x) @ (self.kernel * mask) + self.bias[None, :]  # [B, D * P]
     return logits.reshape(x.shape + (self.head.num_params,))
 
   @nn.compact
@@ -95,7 +91,7 @@ class FVSBN(ARModel):
     running = self.variable("cache", "logits", jnp.zeros,
                             (batch, self.num_dims * num_params), jnp.float32)  # [B, D * P]
     prev = jnp.maximum(t - 1, 0)
-    x_prev = jnp.take(self._flat_input(canvas), prev, axis=1)  # [B]
+    x_prev = jnp.take(self.flat_unit_input(canvas), prev, axis=1)  # [B]
     mask_row = jnp.take(jnp.asarray(_kernel_mask(self.num_dims, num_params)), prev, axis=0)
     row = jnp.take(self.kernel, prev, axis=0) * mask_row  # [D * P]
     logits = jnp.where(t == 0, jnp.broadcast_to(self.bias, running.value.shape),

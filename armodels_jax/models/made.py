@@ -144,9 +144,6 @@ class MADE(ARModel):
       out = out + self.direct(x, direct_mask)
     return out
 
-  def _flat_input(self, x: jnp.ndarray) -> jnp.ndarray:
-    return x.reshape(x.shape[0], -1).astype(jnp.float32) / (self.num_levels - 1)
-
   def __call__(self, x: jnp.ndarray, cond: Any = None, train: bool = False,
                component: Optional[jnp.ndarray] = None) -> jnp.ndarray:
     """Raw head parameters of one mask set.
@@ -167,13 +164,13 @@ class MADE(ARModel):
       component = (jax.random.randint(self.make_rng("masks"), (), 0, self.num_masks)
                    if train else 0)
     layer_masks = [jnp.asarray(m)[component] for m in pool.layers]
-    raw = self._forward(self._flat_input(x), layer_masks, jnp.asarray(pool.direct)[component])
+    raw = self._forward(self.flat_unit_input(x), layer_masks, jnp.asarray(pool.direct)[component])
     return raw.reshape(x.shape + (self.head.num_params,))
 
   def _ensemble_per_dim(self, x: jnp.ndarray) -> jnp.ndarray:
     """Conditionals of every mask set: ``[K, B, D]`` nats."""
     pool = self.pool()
-    flat = self._flat_input(x)
+    flat = self.flat_unit_input(x)
     h = jnp.broadcast_to(flat, (self.num_masks,) + flat.shape)  # [K, B, D]
     raw = self._forward(h, [jnp.asarray(m) for m in pool.layers], jnp.asarray(pool.direct))
     raw = raw.reshape(self.num_masks, x.shape[0], self.num_dims, self.head.num_params)

@@ -1,8 +1,11 @@
 """Naive vs cached sampling speed, one run, one machine.
 
-    python experiments/bench_sampling.py                  # PixelCNN small, 28x28x1 binary, batch 16
-    python experiments/bench_sampling.py --batch 256 --naive-steps 8
-    python experiments/bench_sampling.py --full-check     # + one full naive run, compared in full
+    python experiments/bench_sampling.py                  # every image model, size small, batch 16
+    python experiments/bench_sampling.py --models pixelcnn_pp --cases rgb --batch 256 --naive-steps 4
+    python experiments/bench_sampling.py --models pixelcnn --full-check   # + one full naive run
+
+Cases: ``binary`` is 28x28x1 with 2 levels (every image model); ``rgb`` is 32x32x3 with 256 levels
+(PixelCNN++ and PixelSNAIL, the models with a discretized logistic mixture head).
 
 The naive sampler runs one full forward pass per dimension (D = 784 passes for a
 28x28 binary image); it is timed over its first ``--naive-steps`` steps and
@@ -59,25 +62,63 @@ def bench(name: str, event_shape, num_levels: int, size: str, batch: int,
               identical_on_timed_steps=bool((flat_naive == flat_cached).all()))
 
 
+IMAGE_MODELS = ("pixelcnn", "gated_pixelcnn", "pixelcnn_pp", "pixelsnail", "row_lstm", "diagonal_bilstm")
+CASES = {"binary": ((28, 28, 1), 2, IMAGE_MODELS), "rgb": ((32, 32, 3), 256, ("pixelcnn_pp", "pixelsnail"))}
+
+
+def bench_naive_only(name: str, event_shape, num_levels: int, size: str, batch: int,
+                     naive_steps: int, repeats: int) -> dict:
+  """A model without a cached path (the API samples it naively with either method)."""
+  model = arm.models.create(name, event_shape=event_shape, num_levels=num_levels, size=size)
+  variables = arm.init(model, jax.random.key(0))
+  naive = lambda: sample_naive(model, variables, jax.random.key(1), batch, None, 1.0, None, 0,
+                               stop=naive_steps)
+  t_naive = _time(naive, repeats) * model.num_dims / naive_steps
+  return dict(model=name, size=size, event_shape=list(event_shape), num_levels=num_levels,
+              batch=batch, naive_steps_timed=naive_steps, naive_s_per_batch=t_naive,
+              cached_s_per_batch=None, ratio=None, identical_on_timed_steps=None)
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--batch", type=int, default=16)
   parser.add_argument("--naive-steps", type=int, default=16)
   parser.add_argument("--repeats", type=int, default=3)
+  parser.add_argument("--models", default=",".join(IMAGE_MODELS),
+                      help="comma-separated registry names")
+  parser.add_argument("--cases", default="binary,rgb", help="comma-separated: binary, rgb")
+  parser.add_argument("--size", default="small")
   parser.add_argument("--full-check", action="store_true",
                       help="also run the naive sampler over all steps and compare every value")
   args = parser.parse_args()
   print(f"# {platform.processor() or platform.machine()}, jax {jax.__version__}, "
         f"devices {jax.devices()}")
-  rows = [bench("pixelcnn", (28, 28, 1), 2, "small", args.batch, args.naive_steps, args.repeats,
-                args.full_check)]
-  for row in rows:
-    print(f"{row['model']:10s} {row['size']:6s} {tuple(row['event_shape'])} L={row['num_levels']} "
-          f"batch {row['batch']}: naive {row['naive_s_per_batch']:.2f} s "
-          f"(timed {row['naive_steps_timed']} steps, scaled), cached {row['cached_s_per_batch']:.3f} s, "
-          f"ratio {row['ratio']:.0f}x, identical on timed steps {row['identical_on_timed_steps']}"
-          + (f", identical on all steps {row['identical_all_steps']}" if "identical_all_steps" in row else ""))
-    print(json.dumps(row))
+  models = [m for m in args.models.split(",") if m]
+  for case in [c for c in args.cases.split(",") if c]:
+    if case not in CASES:
+      raise ValueError(f"unknown case {case!r}; expected one of {sorted(CASES)}")
+    shape, levels, case_models = CASES[case]
+    for name in [m for m in models if m in case_models]:
+      model = arm.models.create(name, event_shape=shape, num_levels=levels, size=args.size)
+      if not model.has_decode:
+        row = bench_naive_only(name, shape, levels, args.size, args.batch, args.naive_steps,
+                               args.repeats)
+        print(f"{name:16s} {args.size:6s} {shape} L={levels} batch {args.batch}: naive "
+              f"{row['naive_s_per_batch']:.2f} s (timed {args.naive_steps} steps, scaled); no cached path")
+        print(json.dumps(row), flush=True)
+        continue
+      row = bench(name, shape, levels, args.size, args.batch, args.naive_steps, args.repeats,
+                  args.full_check)
+      _report(row)
+
+
+def _report(row: dict) -> None:
+  print(f"{row['model']:16s} {row['size']:6s} {tuple(row['event_shape'])} L={row['num_levels']} "
+        f"batch {row['batch']}: naive {row['naive_s_per_batch']:.2f} s "
+        f"(timed {row['naive_steps_timed']} steps, scaled), cached {row['cached_s_per_batch']:.3f} s, "
+        f"ratio {row['ratio']:.0f}x, identical on timed steps {row['identical_on_timed_steps']}"
+        + (f", identical on all steps {row['identical_all_steps']}" if "identical_all_steps" in row else ""))
+  print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":

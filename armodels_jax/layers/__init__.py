@@ -1,7 +1,16 @@
-"""Building blocks: pure NumPy masks and the masked layers that use them."""
+"""Building blocks: pure NumPy masks and the masked, shifted, gated and attention layers (each with its
+decode cache)."""
 
 from armodels_jax.layers import masks
+from armodels_jax.layers.attention import CausalSelfAttention, causal_mask
+from armodels_jax.layers.gated_stacks import HorizontalConv, VerticalConv, gate
 from armodels_jax.layers.masked_conv import MaskedConv2D
 from armodels_jax.layers.masked_dense import MaskedDense
+from armodels_jax.layers.shifted_conv import (DownRightShiftedConv2D, DownRightShiftedDeconv2D,
+                                              DownShiftedConv2D, DownShiftedDeconv2D, GatedResnet,
+                                              concat_elu, down_shift, right_shift)
 
-__all__ = ["masks", "MaskedConv2D", "MaskedDense"]
+__all__ = ["CausalSelfAttention", "DownRightShiftedConv2D", "DownRightShiftedDeconv2D",
+           "DownShiftedConv2D", "DownShiftedDeconv2D", "GatedResnet", "HorizontalConv", "MaskedConv2D",
+           "MaskedDense", "VerticalConv", "causal_mask", "concat_elu", "down_shift", "gate", "masks",
+           "right_shift"]

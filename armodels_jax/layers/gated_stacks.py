@@ -46,11 +46,6 @@ def gate(pre: jnp.ndarray) -> jnp.ndarray:
   return jnp.tanh(a) * jax.nn.sigmoid(b)
 
 
-def down_shift(x: jnp.ndarray) -> jnp.ndarray:
-  """``[B, H, W, F]``: row ``r`` of the result is row ``r - 1`` of ``x``; row 0 is zeros."""
-  return jnp.pad(x, ((0, 0), (1, 0), (0, 0), (0, 0)))[:, :-1]
-
-
 def _check_kernel(kernel_size: int) -> None:
   if kernel_size < 3 or kernel_size % 2 == 0:
     raise ValueError(f"expected an odd kernel_size >= 3, got {kernel_size}")

@@ -8,10 +8,16 @@ from armodels_jax.models import deep_nade  # noqa: F401  (registration: eonade, 
 from armodels_jax.models import rnade  # noqa: F401  (registration)
 from armodels_jax.models import fvsbn  # noqa: F401  (registration)
 from armodels_jax.models import nade  # noqa: F401  (registration)
+from armodels_jax.models import gated_pixelcnn, pixelcnn_pp, pixelrnn, pixelsnail  # noqa: F401
 from armodels_jax.models.base import ARModel
+from armodels_jax.models.gated_pixelcnn import GatedPixelCNN
 from armodels_jax.models.made import MADE
 from armodels_jax.models.pixelcnn import PixelCNN
+from armodels_jax.models.pixelcnn_pp import PixelCNNPP
+from armodels_jax.models.pixelrnn import DiagonalBiLSTM, RowLSTM
+from armodels_jax.models.pixelsnail import PixelSNAIL
 from armodels_jax.models.rnade import RNADE
 from armodels_jax.models.registry import SIZES, create, names, options
 
-__all__ = ["ARModel", "MADE", "PixelCNN", "RNADE", "SIZES", "create", "names", "options"]
+__all__ = ["ARModel", "DiagonalBiLSTM", "GatedPixelCNN", "MADE", "PixelCNN", "PixelCNNPP",
+           "PixelSNAIL", "RNADE", "RowLSTM", "SIZES", "create", "names", "options"]

@@ -86,7 +86,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from armodels_jax.layers.gated_stacks import HorizontalConv, VerticalConv, down_shift, gate
+from armodels_jax.layers.gated_stacks import HorizontalConv, VerticalConv, gate
+from armodels_jax.layers.shifted_conv import down_shift
 from armodels_jax.models import registry
 from armodels_jax.models.base import ARModel
 from armodels_jax.models.image_output import ChannelOutput, IMAGE_HEADS, image_head

@@ -11,8 +11,6 @@ draw their weights with NumPy into the parameter tree of ``jax.eval_shape(model.
 """
 
 import functools
-import os
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -22,7 +20,7 @@ import pytest
 import armodels_jax as arm
 from armodels_jax.models import gated_pixelcnn
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # pytest runs in importlib mode
+
 import model_checks  # noqa: E402
 
 

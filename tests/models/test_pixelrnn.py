@@ -9,8 +9,6 @@ receptive fields of section 3.1-3.2 of van den Oord et al. 2016.
   independently from the layer structure), the Diagonal BiLSTM the whole context.
 """
 
-import os
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -19,7 +17,7 @@ import pytest
 
 import armodels_jax as arm
 from armodels_jax.models import pixelrnn  # (registration, until the lead wires it)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # pytest runs in importlib mode
+
 import model_checks  # noqa: E402
 
 NAMES = ("row_lstm", "diagonal_bilstm")

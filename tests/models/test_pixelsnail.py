@@ -2,8 +2,6 @@
 
 import dataclasses
 import functools
-import os
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -11,8 +9,7 @@ import numpy as np
 import pytest
 
 import armodels_jax as arm
-import armodels_jax.models.pixelsnail  # noqa: F401  (registration, until the package imports it)
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # pytest runs in importlib mode
+
 import model_checks  # noqa: E402
 from armodels_jax.models.pixelsnail import PixelSNAIL  # noqa: E402
 from armodels_jax.sampling import cached_conditionals  # noqa: E402

@@ -29,6 +29,11 @@ import armodels_jax as arm
 from armodels_jax.api import log_prob_fn
 from armodels_jax.sampling import cached_conditionals
 
+import model_checks  # noqa: E402  (tests/models/conftest.py puts it on sys.path)
+
+_all_inputs = model_checks.all_inputs
+_chi_square_pvalue = model_checks.chi_square_pvalue
+
 # name, event_shape, num_levels, overrides (on top of size='tiny')
 CASES = {
     "eonade_bin": ("eonade", (4,), 2, dict(num_orderings=2)),
@@ -75,11 +80,6 @@ _train_log_prob = jax.jit(log_prob_fn, static_argnames=("model", "reduce", "trai
 
 def _raw(model, variables, x, component):
   return np.asarray(_apply_fn(model)(variables, jnp.asarray(x), jnp.asarray(component, jnp.int32)))
-
-
-def _all_inputs(model):
-  values = itertools.product(range(model.num_levels), repeat=model.num_dims)
-  return np.array(list(values), np.int32).reshape((-1,) + model.event_shape)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -268,20 +268,6 @@ def test_cached_sampling_equals_naive(case):
 
 # ---------------------------------------------------------------------------------------------
 # Rule 4: samples follow the model.
-
-
-def _chi_square_pvalue(samples, model, probs):
-  """Pearson chi-square of sample counts against probabilities over all inputs."""
-  flat = samples.reshape(len(samples), -1)
-  index = np.ravel_multi_index(flat.T, (model.num_levels,) * model.num_dims)
-  counts = np.bincount(index, minlength=len(probs)).astype(np.float64)
-  expected = probs * len(samples)
-  rare = expected < 5  # pool the rare cells
-  obs = np.append(counts[~rare], counts[rare].sum())
-  exp = np.append(expected[~rare], expected[rare].sum())
-  if exp[-1] == 0:
-    obs, exp = obs[:-1], exp[:-1]
-  return stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue
 
 
 @pytest.mark.parametrize("case", ["eonade_cat", "nade_k_bin"])

@@ -13,16 +13,20 @@ Parameters are redrawn from a scaled normal so the distributions are far from
 uniform and every check can fail.
 """
 
-import itertools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy import special, stats
+from scipy import special
 
 import armodels_jax as arm
 from armodels_jax.sampling import cached_conditionals, init_cache
+
+import model_checks  # noqa: E402  (tests/models/conftest.py puts it on sys.path)
+
+_all_inputs = model_checks.all_inputs
+_chi_square_pvalue = model_checks.chi_square_pvalue
 
 # name, event_shape, num_levels, overrides
 CASES = {
@@ -60,11 +64,6 @@ def _model(case, scale=1.5):
 
 
 _apply = jax.jit(lambda variables, x, model: model.apply(variables, x), static_argnums=2)
-
-
-def _all_inputs(model):
-  values = itertools.product(range(model.num_levels), repeat=model.num_dims)
-  return np.array(list(values), np.int32).reshape((-1,) + model.event_shape)
 
 
 def _random_inputs(model, n, seed):
@@ -150,20 +149,6 @@ def test_decode_caches_are_running_sums():
   nade, _ = _model("nade_rgb")
   cache = init_cache(nade.clone(decode=True), 5)
   assert jax.tree.map(jnp.shape, cache) == {"a": (5, nade.hidden_size)}
-
-
-def _chi_square_pvalue(samples, model, probs):
-  """Pearson chi-square of sample counts against probabilities over all inputs."""
-  flat = samples.reshape(len(samples), -1)
-  index = np.ravel_multi_index(flat.T, (model.num_levels,) * model.num_dims)
-  counts = np.bincount(index, minlength=len(probs)).astype(np.float64)
-  expected = probs * len(samples)
-  rare = expected < 5  # pooled, so every expected count is at least 5
-  obs = np.append(counts[~rare], counts[rare].sum())
-  exp = np.append(expected[~rare], expected[rare].sum())
-  if exp[-1] == 0:
-    obs, exp = obs[:-1], exp[:-1]
-  return stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue
 
 
 @pytest.mark.parametrize("case", ["fvsbn_bin", "fvsbn_cat", "nade_bin", "nade_cat"])

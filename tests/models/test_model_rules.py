@@ -8,16 +8,19 @@
 (5, the heads against float64, is in tests/distributions.)
 """
 
-import itertools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy import stats
 
 import armodels_jax as arm
 from armodels_jax.sampling import cached_conditionals
+
+import model_checks  # noqa: E402  (tests/models/conftest.py puts it on sys.path)
+
+_all_inputs = model_checks.all_inputs
+_chi_square_pvalue = model_checks.chi_square_pvalue
 
 # name, event_shape, num_levels, overrides
 CASES = {
@@ -37,11 +40,6 @@ def _model(case, scale=1.0):
   # Larger weights make the distribution far from uniform, so the tests bite.
   variables = jax.tree.map(lambda p: p * scale, variables)
   return model, variables
-
-
-def _all_inputs(model):
-  values = itertools.product(range(model.num_levels), repeat=model.num_dims)
-  return np.array(list(values), np.int32).reshape((-1,) + model.event_shape)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -133,21 +131,6 @@ def test_cached_sampling_equals_naive(shape, levels, kw):
   c_pre = np.asarray(arm.sample(model, variables, key, 4, method="cached", prefix=prefix, prefix_len=k))
   np.testing.assert_array_equal(n_pre, c_pre)
   np.testing.assert_array_equal(c_pre.reshape(4, -1)[:, :k], prefix.reshape(4, -1)[:, :k])
-
-
-def _chi_square_pvalue(samples, model, probs):
-  """Pearson chi-square of sample counts against probabilities over all inputs."""
-  flat = samples.reshape(len(samples), -1)
-  index = np.ravel_multi_index(flat.T, (model.num_levels,) * model.num_dims)
-  counts = np.bincount(index, minlength=len(probs)).astype(np.float64)
-  expected = probs * len(samples)
-  # Pool the rare cells so every expected count is at least 5.
-  rare = expected < 5
-  obs = np.append(counts[~rare], counts[rare].sum())
-  exp = np.append(expected[~rare], expected[rare].sum())
-  if exp[-1] == 0:
-    obs, exp = obs[:-1], exp[:-1]
-  return stats.chisquare(obs, exp * obs.sum() / exp.sum()).pvalue
 
 
 @pytest.mark.parametrize("case", ["made_ens", "made_orderless", "pixelcnn_grey", "pixelcnn_rgb"])

@@ -3,9 +3,18 @@
     python experiments/bench_sampling.py                  # every image model, size small, batch 16
     python experiments/bench_sampling.py --models pixelcnn_pp --cases rgb --batch 256 --naive-steps 4
     python experiments/bench_sampling.py --models pixelcnn --full-check   # + one full naive run
+    python experiments/bench_sampling.py --cases audio    # WaveNet paper size, batch 1 and 16
 
 Cases: ``binary`` is 28x28x1 with 2 levels (every image model); ``rgb`` is 32x32x3 with 256 levels
-(PixelCNN++ and PixelSNAIL, the models with a discretized logistic mixture head).
+(PixelCNN++ and PixelSNAIL, the models with a discretized logistic mixture head). ``audio`` is
+WaveNet (``--audio-size``, default paper: 30 layers, dilations 1..512 three times) over 256 mu-law
+levels at each of ``--audio-batches``:
+
+* naive: one full forward pass over the receptive field (3,071 samples at paper size) per generated
+  sample, timed over ``--audio-naive-steps`` samples;
+* cached: the Fast WaveNet queues, timed over ``--audio-length`` samples (one call of the sampler);
+* the real-time factor: samples per second per stream over the sample rate (8 and 16 kHz), > 1 is
+  faster than real time. The first ``--audio-naive-steps`` samples of both must be identical.
 
 The naive sampler runs one full forward pass per dimension (D = 784 passes for a
 28x28 binary image); it is timed over its first ``--naive-steps`` steps and
@@ -79,6 +88,29 @@ def bench_naive_only(name: str, event_shape, num_levels: int, size: str, batch: 
               cached_s_per_batch=None, ratio=None, identical_on_timed_steps=None)
 
 
+def bench_audio(size: str, batch: int, length: int, naive_steps: int, repeats: int) -> dict:
+  """WaveNet naive (a pass over the receptive field per sample) vs cached (queues) generation."""
+  probe = arm.models.create("wavenet", event_shape=(length,), num_levels=256, size=size)
+  window = probe.receptive_field  # The naive pass covers exactly what sample t depends on.
+  naive_model = probe.clone(event_shape=(window,))
+  variables = arm.init(probe, jax.random.key(0))
+  key = jax.random.key(1)
+  naive = lambda: sample_naive(naive_model, variables, key, batch, None, 1.0, None, 0,
+                               stop=naive_steps)
+  cached = lambda: sample_cached(probe, variables, key, batch, None, 1.0, None, 0)
+  t_naive = _time(naive, repeats) / naive_steps  # s per generated sample (per batch step)
+  t_cached = _time(cached, repeats) / length
+  same = bool((np.asarray(naive())[:, :naive_steps] == np.asarray(cached())[:, :naive_steps]).all())
+  per_stream = 1.0 / t_cached  # samples per second of each of the `batch` streams
+  return dict(model="wavenet", size=size, num_levels=256, batch=batch, receptive_field=window,
+              naive_steps_timed=naive_steps, cached_length=length,
+              naive_s_per_sample=t_naive, cached_s_per_sample=t_cached, ratio=t_naive / t_cached,
+              cached_samples_per_s_per_stream=per_stream,
+              cached_samples_per_s_total=per_stream * batch,
+              realtime_factor_8khz=per_stream / 8000, realtime_factor_16khz=per_stream / 16000,
+              identical_on_timed_steps=same)
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--batch", type=int, default=16)
@@ -86,7 +118,12 @@ def main() -> None:
   parser.add_argument("--repeats", type=int, default=3)
   parser.add_argument("--models", default=",".join(IMAGE_MODELS),
                       help="comma-separated registry names")
-  parser.add_argument("--cases", default="binary,rgb", help="comma-separated: binary, rgb")
+  parser.add_argument("--cases", default="binary,rgb", help="comma-separated: binary, rgb, audio")
+  parser.add_argument("--audio-size", default="paper")
+  parser.add_argument("--audio-batches", default="1,16")
+  parser.add_argument("--audio-length", type=int, default=16000,
+                      help="samples per cached run (2 s at 8 kHz)")
+  parser.add_argument("--audio-naive-steps", type=int, default=200)
   parser.add_argument("--size", default="small")
   parser.add_argument("--full-check", action="store_true",
                       help="also run the naive sampler over all steps and compare every value")
@@ -95,6 +132,19 @@ def main() -> None:
         f"devices {jax.devices()}")
   models = [m for m in args.models.split(",") if m]
   for case in [c for c in args.cases.split(",") if c]:
+    if case == "audio":
+      for batch in [int(b) for b in args.audio_batches.split(",") if b]:
+        row = bench_audio(args.audio_size, batch, args.audio_length, args.audio_naive_steps,
+                          args.repeats)
+        print(f"wavenet {row['size']} batch {batch}: naive {row['naive_s_per_sample'] * 1e3:.1f} ms/sample "
+              f"(over the {row['receptive_field']}-sample receptive field), cached "
+              f"{row['cached_s_per_sample'] * 1e6:.1f} us/sample, ratio {row['ratio']:.0f}x, "
+              f"{row['cached_samples_per_s_per_stream']:.0f} samples/s per stream "
+              f"({row['cached_samples_per_s_total']:.0f} total), real-time factor "
+              f"{row['realtime_factor_8khz']:.2f} at 8 kHz, {row['realtime_factor_16khz']:.2f} at 16 kHz, "
+              f"identical on timed steps {row['identical_on_timed_steps']}")
+        print(json.dumps(row), flush=True)
+      continue
     if case not in CASES:
       raise ValueError(f"unknown case {case!r}; expected one of {sorted(CASES)}")
     shape, levels, case_models = CASES[case]

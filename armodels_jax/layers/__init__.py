@@ -3,6 +3,7 @@ decode cache)."""
 
 from armodels_jax.layers import masks
 from armodels_jax.layers.attention import CausalSelfAttention, causal_mask
+from armodels_jax.layers.causal_conv import CausalConv1D
 from armodels_jax.layers.gated_stacks import HorizontalConv, VerticalConv, gate
 from armodels_jax.layers.masked_conv import MaskedConv2D
 from armodels_jax.layers.masked_dense import MaskedDense
@@ -10,7 +11,7 @@ from armodels_jax.layers.shifted_conv import (DownRightShiftedConv2D, DownRightS
                                               DownShiftedConv2D, DownShiftedDeconv2D, GatedResnet,
                                               concat_elu, down_shift, right_shift)
 
-__all__ = ["CausalSelfAttention", "DownRightShiftedConv2D", "DownRightShiftedDeconv2D",
+__all__ = ["CausalConv1D", "CausalSelfAttention", "DownRightShiftedConv2D", "DownRightShiftedDeconv2D",
            "DownShiftedConv2D", "DownShiftedDeconv2D", "GatedResnet", "HorizontalConv", "MaskedConv2D",
            "MaskedDense", "VerticalConv", "causal_mask", "concat_elu", "down_shift", "gate", "masks",
            "right_shift"]

@@ -9,6 +9,7 @@ from armodels_jax.models import rnade  # noqa: F401  (registration)
 from armodels_jax.models import fvsbn  # noqa: F401  (registration)
 from armodels_jax.models import nade  # noqa: F401  (registration)
 from armodels_jax.models import gated_pixelcnn, pixelcnn_pp, pixelrnn, pixelsnail  # noqa: F401
+from armodels_jax.models import wavenet  # noqa: F401  (registration)
 from armodels_jax.models.base import ARModel
 from armodels_jax.models.gated_pixelcnn import GatedPixelCNN
 from armodels_jax.models.made import MADE
@@ -17,7 +18,8 @@ from armodels_jax.models.pixelcnn_pp import PixelCNNPP
 from armodels_jax.models.pixelrnn import DiagonalBiLSTM, RowLSTM
 from armodels_jax.models.pixelsnail import PixelSNAIL
 from armodels_jax.models.rnade import RNADE
+from armodels_jax.models.wavenet import WaveNet
 from armodels_jax.models.registry import SIZES, create, names, options
 
 __all__ = ["ARModel", "DiagonalBiLSTM", "GatedPixelCNN", "MADE", "PixelCNN", "PixelCNNPP",
-           "PixelSNAIL", "RNADE", "RowLSTM", "SIZES", "create", "names", "options"]
+           "PixelSNAIL", "RNADE", "RowLSTM", "SIZES", "WaveNet", "create", "names", "options"]

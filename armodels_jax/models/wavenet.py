@@ -1,0 +1,333 @@
+"""WaveNet: dilated causal convolutions over raw audio, with global and local conditioning.
+
+van den Oord et al. 2016, "WaveNet: A Generative Model for Raw Audio" (arXiv:1609.03499):
+
+* Section 2.1, figure 3: a stack of causal convolutions (kernel 2) whose
+  dilation doubles per layer, 1, 2, ..., 512, and repeats in blocks
+  (``1..512, 1..512, 1..512`` for 30 layers).
+* Section 2.2: a 256-way softmax over mu-law companded samples
+  (:func:`armodels_jax.data.mu_law_encode`). ``head_kind="logistic_mixture"``
+  gives the discretized logistic mixture of Salimans et al. 2017 (PixelCNN++,
+  section 2.1) instead, e.g. over 65,536 levels of 16-bit audio (as in
+  Parallel WaveNet, van den Oord et al. 2018, section 2.1).
+* Section 2.3, equation 2: the gated unit ``z = tanh(W_f * x) . sigmoid(W_g * x)``.
+* Section 2.4, figure 4: residual connections (``x + 1x1(z)``) and skip
+  connections (the sum of every layer's ``1x1(z)``), then ``ReLU -> 1x1 ->
+  ReLU -> 1x1 -> softmax``.
+* Section 2.5: conditioning. Global (equation 3): a class (e.g. the speaker)
+  or a vector h adds ``V_f h`` and ``V_g h`` inside every layer's tanh and
+  sigmoid. Local (equation 4): a second, lower-rate series (one frame per
+  ``local_hop`` samples, e.g. log-mel frames) is upsampled by a learned
+  transposed convolution (kernel = stride = ``local_hop``) to ``y``, which adds
+  ``V_f * y`` and ``V_g * y`` (1x1 convolutions) per layer.
+
+The input at time t is sample ``t - 1`` (a learned start embedding at t = 0),
+embedded (a one-hot times a matrix), then an initial causal convolution of
+kernel 2; so output t depends on samples ``< t`` only.
+
+Generation (``decode=True``) is Fast WaveNet (Paine et al. 2016, "Fast
+Wavenet Generation Algorithm"): each layer keeps a queue of its last
+``dilation`` inputs (:class:`armodels_jax.layers.CausalConv1D`), so a sample
+costs O(layers), not O(receptive field). Conditioning is computed per step
+from the frame ``t // local_hop``; the skip connections of all layers go
+through one matrix product, in the full pass and the step alike.
+
+``cond`` formats: a class only -> int ``[B]``; a global vector only -> float
+``[B, global_dim]``; local features only -> float ``[B, T // local_hop,
+local_dim]``; several -> a dict with the keys ``'label'``, ``'global'``,
+``'local'`` that are configured. An unconditioned model takes ``cond=None``.
+
+Dimensions: B batch, T time, R residual channels, S skip channels, N layers,
+U upsampled local channels, F local features per frame, P raw head parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from armodels_jax.layers.causal_conv import CausalConv1D, affine
+from armodels_jax.models import registry
+from armodels_jax.models.base import ARModel
+from armodels_jax.models.image_output import IMAGE_HEADS, image_head
+
+_COND_KEYS = ("label", "global", "local")
+
+
+class WaveNet(ARModel):
+  """WaveNet over sequences ``(T,)`` of ``num_levels`` values (see the module docstring).
+
+  Attributes:
+    num_layers: N residual layers.
+    dilation_cycle: dilations ``2 ** (l % dilation_cycle)``: 10 gives 1..512.
+    residual_channels: R (also the gate and embedding width).
+    skip_channels: S.
+    kernel_size: of the dilated convolutions (2 in the paper).
+    num_classes: global class conditioning (e.g. speakers); 0 for none.
+    global_dim: width of a global conditioning vector; 0 for none.
+    local_dim: F features per frame of local conditioning; 0 for none.
+    local_hop: samples per local frame (the upsampling factor).
+    upsample_channels: U, the width of the upsampled local features.
+    num_components: mixture components of the ``logistic_mixture`` head.
+    decode: one-sample-per-call generation with per-layer queues.
+  """
+
+  num_layers: int = 30
+  dilation_cycle: int = 10
+  residual_channels: int = 64
+  skip_channels: int = 256
+  kernel_size: int = 2
+  num_classes: int = 0
+  global_dim: int = 0
+  local_dim: int = 0
+  local_hop: int = 0
+  upsample_channels: int = 32
+  num_components: int = 10
+  decode: bool = False
+
+  has_decode = True
+  conditional = True  # Validated against the configured conditioning in check_request.
+
+  # ---- configuration --------------------------------------------------------------
+
+  @property
+  def head(self):
+    return image_head(self.head_kind, self.num_levels, 1, self.num_components)
+
+  @property
+  def dilations(self) -> tuple[int, ...]:
+    return tuple(2 ** (l % self.dilation_cycle) for l in range(self.num_layers))
+
+  @property
+  def receptive_field(self) -> int:
+    """Samples before t that output t depends on: 1 (shift) + 1 (input conv) + sum of (K-1) d."""
+    return 2 + (self.kernel_size - 1) * sum(self.dilations)
+
+  @property
+  def _wanted(self) -> tuple[str, ...]:
+    flags = (self.num_classes > 0, self.global_dim > 0, self.local_dim > 0)
+    return tuple(k for k, on in zip(_COND_KEYS, flags) if on)
+
+  def _cond_form(self) -> str:
+    forms = {"label": f"int [B] in [0, {self.num_classes})",
+             "global": f"float [B, {self.global_dim}]",
+             "local": f"float [B, T // {self.local_hop}, {self.local_dim}]"}
+    wanted = self._wanted
+    if not wanted:
+      return "None"
+    if len(wanted) == 1:
+      return forms[wanted[0]]
+    return "{" + ", ".join(f"'{k}': {forms[k]}" for k in wanted) + "}"
+
+  def _check_fields(self) -> None:
+    if self.head_kind not in IMAGE_HEADS:
+      raise ValueError(f"expected head_kind in {list(IMAGE_HEADS)}, got {self.head_kind!r}")
+    if len(self.event_shape) != 1:
+      raise ValueError(f"WaveNet expects a sequence event_shape (T,), got {self.event_shape}")
+    for name in ("num_layers", "dilation_cycle", "residual_channels", "skip_channels",
+                 "kernel_size"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"WaveNet expects {name} >= 1, got {getattr(self, name)}")
+    if (self.local_dim > 0) != (self.local_hop > 0):
+      raise ValueError(f"WaveNet local conditioning needs both local_dim and local_hop > 0, got "
+                       f"{self.local_dim} and {self.local_hop}")
+    if self.local_hop and self.event_shape[0] % self.local_hop:
+      raise ValueError(f"expected the length {self.event_shape[0]} to be a multiple of "
+                       f"local_hop={self.local_hop}")
+
+  def _split(self, cond: Any) -> dict[str, Any]:
+    """``cond`` -> ``{key: value}`` over the configured keys (raises for another form)."""
+    wanted = self._wanted
+    if not wanted:
+      raise ValueError(f"this WaveNet is unconditioned: expected cond=None, got "
+                       f"{type(cond).__name__}")
+    if isinstance(cond, dict):
+      if set(cond) != set(wanted):
+        raise ValueError(f"expected cond {self._cond_form()}, got a dict with keys {sorted(cond)}")
+      return dict(cond)
+    if len(wanted) > 1:
+      raise ValueError(f"expected cond {self._cond_form()}, got {type(cond).__name__}")
+    return {wanted[0]: cond}
+
+  def check_request(self, *, reduce: bool = True, prefix_len: int = 0,
+                    cond: Any = None) -> None:
+    """Validates ``cond`` on the host (formats in the module docstring).
+
+    ``cond=None`` passes here for a conditioned configuration because ``arm.init`` asks with it;
+    ``log_prob`` and ``sample`` then raise ValueError when they trace the model.
+    """
+    del reduce, prefix_len
+    self._check_fields()
+    if cond is None:
+      return
+    parts = self._split(cond)
+    batches = set()
+    if "label" in parts:
+      arr = np.asarray(parts["label"])
+      if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"expected cond label as int [B] in [0, {self.num_classes}), got dtype "
+                         f"{arr.dtype} shape {arr.shape}")
+      if arr.size and (arr.min() < 0 or arr.max() >= self.num_classes):
+        raise ValueError(f"expected cond label in [0, {self.num_classes}), got values in "
+                         f"[{arr.min()}, {arr.max()}]")
+      batches.add(arr.shape[0])
+    for key, tail in (("global", (self.global_dim,)),
+                      ("local", (self.event_shape[0] // max(self.local_hop, 1), self.local_dim))):
+      if key not in parts:
+        continue
+      arr = np.asarray(parts[key])
+      if arr.ndim != 1 + len(tail) or arr.shape[1:] != tail or not np.issubdtype(arr.dtype,
+                                                                                np.floating):
+        raise ValueError(f"expected cond {key} as float [B, {', '.join(map(str, tail))}], got "
+                         f"dtype {arr.dtype} shape {arr.shape}")
+      if not np.isfinite(arr).all():
+        raise ValueError(f"expected finite cond {key} values, got NaN or inf")
+      batches.add(arr.shape[0])
+    if len(batches) > 1:
+      raise ValueError(f"expected every part of cond to have the same batch, got {sorted(batches)}")
+
+  def _cond_parts(self, cond: Any, batch: int) -> dict[str, jnp.ndarray]:
+    """Traced ``cond`` -> its parts; zero dummies at init build every conditioning parameter."""
+    if cond is None:
+      if not self._wanted:
+        return {}
+      if not self.is_initializing():
+        raise ValueError(f"this WaveNet needs cond: expected {self._cond_form()}, got None")
+      frames = self.event_shape[0] // max(self.local_hop, 1)
+      dummies = {"label": jnp.zeros((batch,), jnp.int32),
+                 "global": jnp.zeros((batch, self.global_dim), jnp.float32),
+                 "local": jnp.zeros((batch, frames, self.local_dim), jnp.float32)}
+      return {k: dummies[k] for k in self._wanted}
+    parts = self._split(cond)
+    for key, value in parts.items():
+      if value.shape[0] != batch:
+        raise ValueError(f"expected cond {key} with batch {batch}, got shape {tuple(value.shape)}")
+    if "local" in parts and parts["local"].shape[1] * self.local_hop != self.event_shape[0]:
+      raise ValueError(f"expected cond local with {self.event_shape[0] // self.local_hop} frames "
+                       f"(T / local_hop), got shape {tuple(parts['local'].shape)}")
+    return {k: (v.astype(jnp.int32) if k == "label" else v.astype(jnp.float32))
+            for k, v in parts.items()}
+
+  # ---- modules --------------------------------------------------------------------
+
+  def setup(self):
+    self._check_fields()
+    r, s, n = self.residual_channels, self.skip_channels, self.num_layers
+    self.embed = nn.Embed(self.num_levels + 1, r, name="embed")  # Index num_levels: the start.
+    self.input_conv = CausalConv1D(r, r, kernel_size=2, dilation=1, name="input_conv")
+    self.dilated = [CausalConv1D(r, 2 * r, self.kernel_size, d, name=f"dilated{l}")
+                    for l, d in enumerate(self.dilations)]
+    # The last layer's residual output would feed nothing: it has none.
+    self.residual = [nn.Dense(r, name=f"residual{l}") for l in range(n - 1)]
+    self.skip_kernel = self.param("skip_kernel", nn.initializers.lecun_normal(), (n * r, s))
+    self.skip_bias = self.param("skip_bias", nn.initializers.zeros, (s,))
+    self.out1 = nn.Dense(s, name="out1")
+    self.out2 = nn.Dense(self.head.num_params, name="out2")
+    gate_init = nn.initializers.normal(0.02)
+    if self.num_classes:
+      self.label_table = self.param("label_table", gate_init, (self.num_classes, n, 2 * r))
+    if self.global_dim:
+      self.global_kernel = self.param("global_kernel", nn.initializers.lecun_normal(),
+                                      (self.global_dim, n, 2 * r))
+    if self.local_dim:
+      u = self.upsample_channels
+      self.upsample_kernel = self.param("upsample_kernel", nn.initializers.lecun_normal(),
+                                        (self.local_hop, self.local_dim, u))
+      self.upsample_bias = self.param("upsample_bias", nn.initializers.zeros, (u,))
+      self.local_kernel = self.param("local_kernel", nn.initializers.lecun_normal(), (u, n, 2 * r))
+
+  def _global_bias(self, parts) -> Optional[jnp.ndarray]:
+    """``[B, N, 2R]`` from the class and the global vector, or None."""
+    bias = None
+    if "label" in parts:
+      bias = self.label_table[parts["label"]]
+    if "global" in parts:
+      g = jnp.einsum("bg,gnc->bnc", parts["global"], self.global_kernel)
+      bias = g if bias is None else bias + g
+    return bias
+
+  def _output(self, zs: list[jnp.ndarray]) -> jnp.ndarray:
+    skip = affine(jnp.concatenate(zs, axis=-1), self.skip_kernel, self.skip_bias)  # [..., S]
+    return self.out2(nn.relu(self.out1(nn.relu(skip))))  # [..., P]
+
+  def _gate(self, g: jnp.ndarray) -> jnp.ndarray:
+    r = self.residual_channels
+    return jnp.tanh(g[..., :r]) * nn.sigmoid(g[..., r:])
+
+  def __call__(self, x: jnp.ndarray, cond: Any = None, train: bool = False) -> jnp.ndarray:
+    """``x [B, T]`` int levels -> raw head parameters ``[B, T, P]``; output t sees ``x[< t]``."""
+    del train
+    batch, length = x.shape
+    parts = self._cond_parts(cond, batch)
+    start = jnp.full((batch, 1), self.num_levels, jnp.int32)
+    shifted = jnp.concatenate([start, x[:, :-1].astype(jnp.int32)], axis=1)  # [B, T]
+    h = self.input_conv(self.embed(shifted))  # [B, T, R]
+    global_bias = self._global_bias(parts)  # [B, N, 2R] or None
+    upsampled = None
+    if "local" in parts:
+      frames = parts["local"]  # [B, T / hop, F]
+      upsampled = jnp.einsum("bkf,hfu->bkhu", frames, self.upsample_kernel)
+      upsampled = upsampled.reshape(batch, length, -1)
+      upsampled = upsampled + self.upsample_bias.reshape(1, 1, -1)  # [B, T, U]
+    zs = []
+    for l, conv in enumerate(self.dilated):
+      g = conv(h)  # [B, T, 2R]
+      if global_bias is not None:
+        g = g + global_bias[:, None, l]
+      if upsampled is not None:
+        g = g + affine(upsampled, self.local_kernel[:, l])
+      z = self._gate(g)  # [B, T, R]
+      zs.append(z)
+      if l < self.num_layers - 1:
+        h = h + self.residual[l](z)
+    return self._output(zs)
+
+  def decode_step(self, canvas: jnp.ndarray, t: jnp.ndarray, cond: Any = None) -> jnp.ndarray:
+    """Raw parameters ``[B, P]`` of sample t from sample t - 1 on the canvas and the queues."""
+    batch = canvas.shape[0]
+    parts = self._cond_parts(cond, batch)
+    previous = jax.lax.dynamic_index_in_dim(canvas, jnp.maximum(t - 1, 0), 1, keepdims=False)
+    token = jnp.where(t == 0, self.num_levels, previous.astype(jnp.int32))  # [B]
+    h = self.input_conv(self.embed(token), t)  # [B, R]
+    bias = self._global_bias(parts)  # [B, N, 2R] or None
+    if "local" in parts:
+      frame = jax.lax.dynamic_index_in_dim(parts["local"], t // self.local_hop, 1,
+                                           keepdims=False)  # [B, F]
+      kernel = jax.lax.dynamic_index_in_dim(self.upsample_kernel, t % self.local_hop, 0,
+                                            keepdims=False)  # [F, U]
+      upsampled = affine(frame, kernel, self.upsample_bias)  # [B, U]
+      n, c = self.local_kernel.shape[1:]
+      local = affine(upsampled, self.local_kernel.reshape(-1, n * c)).reshape(batch, n, c)
+      bias = local if bias is None else bias + local
+    zs = []
+    for l, conv in enumerate(self.dilated):
+      g = conv(h, t)  # [B, 2R]
+      if bias is not None:
+        g = g + bias[:, l]
+      z = self._gate(g)
+      zs.append(z)
+      if l < self.num_layers - 1:
+        h = h + self.residual[l](z)
+    return self._output(zs)
+
+
+def _sizes(event_shape: tuple[int, ...], num_levels: int, size: str) -> dict[str, Any]:
+  del event_shape, num_levels
+  return {
+      # Dilations 1, 2, 1, 2: works for any length, a whole event space enumerable.
+      "tiny": dict(num_layers=4, dilation_cycle=2, residual_channels=8, skip_channels=16,
+                   upsample_channels=8, num_components=2),
+      # Dilations 1..128 twice: a receptive field of 512 samples (64 ms at 8 kHz).
+      "small": dict(num_layers=16, dilation_cycle=8, residual_channels=32, skip_channels=128,
+                    upsample_channels=16, num_components=10),
+      # The paper: dilations 1..512 three times, 64 residual and 256 skip channels.
+      "paper": dict(num_layers=30, dilation_cycle=10, residual_channels=64, skip_channels=256,
+                    upsample_channels=64, num_components=10),
+  }[size]
+
+
+registry.register("wavenet", WaveNet, _sizes)

@@ -13,6 +13,7 @@ from armodels_jax.data.batching import batch_indices
 from armodels_jax.data.batching import global_batch
 from armodels_jax.data.batching import local_slice
 from armodels_jax.data.dataset import Dataset
+from armodels_jax.data.dataset import make_cond
 from armodels_jax.data.idx import read_idx
 from armodels_jax.data.local import load_array
 from armodels_jax.data.preprocess import binarize
@@ -30,6 +31,7 @@ __all__ = [
     "global_batch",
     "load",
     "load_array",
+    "make_cond",
     "local_slice",
     "mu_law_decode",
     "mu_law_encode",

@@ -144,6 +144,15 @@ class Dataset:
     event_shape: the shape of one example; images are `(H, W, C)`.
     num_levels: the number of discrete values a dimension can take; None for
       real-valued data.
+    train_features, valid_features, test_features: float32 `(N, ...)`
+      per-example conditioning features, or None: a per-frame track
+      `(N, frames, F)` (WaveNet's local condition) or a vector `(N, G)` (a
+      global condition). `make_cond` turns them, with the labels, into the
+      models' `cond`.
+    info: JSON-serialisable facts a user of the trained model needs, saved
+      with the checkpoint (in `model.json`): e.g. `{'kind': 'text', 'vocab':
+      [...]}` or `{'kind': 'audio', 'sample_rate': 8000, 'quantization':
+      'mu_law'}`. Empty for images and vectors.
   """
 
   name: str
@@ -155,6 +164,10 @@ class Dataset:
   test_labels: Optional[np.ndarray]
   event_shape: tuple
   num_levels: Optional[int]
+  train_features: Optional[np.ndarray] = None
+  valid_features: Optional[np.ndarray] = None
+  test_features: Optional[np.ndarray] = None
+  info: dict = dataclasses.field(default_factory=dict)
 
   def __post_init__(self):
     event_shape = tuple(int(d) for d in self.event_shape)
@@ -192,6 +205,20 @@ class Dataset:
               f"{what}: expected labels of shape ({x.shape[0]},), got "
               f"{labels.shape}.")
         object.__setattr__(self, f"{split}_labels", _frozen(labels))
+    for split in SPLITS:
+      x, features = getattr(self, split), getattr(self, f"{split}_features")
+      if features is None:
+        continue
+      what = f"Dataset {self.name!r}, split {split!r} features"
+      if x is None:
+        raise ValueError(f"{what}: given without a {split} split.")
+      features = as_real_array(features, what)
+      if features.ndim < 2 or features.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"{what}: expected an array of shape ({x.shape[0]}, ...), got {features.shape}.")
+      object.__setattr__(self, f"{split}_features", _frozen(features))
+    if not isinstance(self.info, dict):
+      raise ValueError(f"Dataset {self.name!r}: expected info as a dict, got {type(self.info).__name__}.")
 
   def split(self, split: str) -> Optional[np.ndarray]:
     """Returns the array of split 'train', 'valid' or 'test' (maybe None)."""
@@ -205,6 +232,12 @@ class Dataset:
       raise ValueError(f"Expected a split in {SPLITS}, got {split!r}.")
     return getattr(self, f"{split}_labels")
 
+  def features(self, split: str) -> Optional[np.ndarray]:
+    """Returns the conditioning features of a split (maybe None)."""
+    if split not in SPLITS:
+      raise ValueError(f"Expected a split in {SPLITS}, got {split!r}.")
+    return getattr(self, f"{split}_features")
+
   def __repr__(self) -> str:
     def shape(x):
       return None if x is None else x.shape
@@ -212,4 +245,25 @@ class Dataset:
     has_labels = self.train_labels is not None
     return (f"Dataset(name={self.name!r}, {parts}, event_shape="
             f"{self.event_shape}, num_levels={self.num_levels}, "
-            f"labels={has_labels})")
+            f"labels={has_labels}, features={self.train_features is not None})")
+
+
+def make_cond(labels, features):
+  """The `cond` a conditional model takes, from a batch's labels and features.
+
+  Args:
+    labels: int `[B]` class labels, or None.
+    features: float `[B, frames, F]` (a local, per-frame track) or `[B, G]`
+      (a global vector), or None.
+
+  Returns:
+    None when both are None; `labels` alone; otherwise a dict with the key
+    `'label'` (when labels are given) and `'local'` (3-D features) or
+    `'global'` (2-D features).
+  """
+  if features is None:
+    return labels
+  cond = {"local" if features.ndim == 3 else "global": features}
+  if labels is not None:
+    cond["label"] = labels
+  return cond

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 
-from armodels_jax.data import embedded, local, tabular, tfds_source
+from armodels_jax.data import audio, embedded, local, tabular, tfds_source
 from armodels_jax.data.dataset import Dataset
 
 _LOADERS = {
@@ -14,6 +14,9 @@ _LOADERS = {
     "npz": local.load_npz,
     "wine_quality_red": tabular.load_wine_quality_red,
     "sklearn_wine": tabular.load_sklearn_wine,
+    "fsdd": audio.load_fsdd,
+    "wav_folder": audio.load_wav_folder,
+    "tfds:spoken_digit": audio.load_tfds_spoken_digit,
 }
 _TFDS_PREFIX = "tfds:"
 
@@ -48,13 +51,24 @@ def load(name: str, **options) -> Dataset:
       `valid_fraction=0.1`; standardised by the train split.
     'sklearn_wine': scikit-learn's bundled wine data (real-valued, embedded),
       with the same fold options.
+    'fsdd': the Free Spoken Digit Dataset (8 kHz speech) at `path` (the packed
+      npz or a folder of its WAVs), cut into windows of `window` samples;
+      `labels` ('speaker', 'digit', 'speaker_digit', None), `features`
+      ('log_mel', 'digit', None: a per-frame track every `hop` samples),
+      `quantization` ('mu_law' with `levels`, or 'pcm16'), `sample_rate`,
+      `speakers`, `valid_fraction`, `max_recordings` (see
+      `audio.load_fsdd`).
+    'wav_folder': every WAV under `path`, resampled to `sample_rate`; the
+      same windowing, `labels='folder'` for one class per sub-folder.
+    'tfds:spoken_digit': tfds's copy of FSDD (prepared; needs TensorFlow).
     'tfds:<name>' (e.g. 'tfds:mnist'): a tfds dataset prepared in the
       array_record format; `train_split='train'`, `valid_split=None`,
       `test_split=None`, `data_dir=None`, `num_levels=None`. Never downloads.
 
   See the loaders (`embedded.load_digits`, `local.load_binarized_mnist`,
   `local.load_mnist`, `local.load_npz`, `tabular.load_wine_quality_red`,
-  `tabular.load_sklearn_wine`, `tfds_source.load_tfds`) for details.
+  `tabular.load_sklearn_wine`, `tfds_source.load_tfds`, `audio.load_fsdd`,
+  `audio.load_wav_folder`, `audio.load_tfds_spoken_digit`) for details.
 
   Args:
     name: one of the names above.
@@ -70,12 +84,12 @@ def load(name: str, **options) -> Dataset:
   """
   if not isinstance(name, str):
     raise ValueError(f"Expected a dataset name in {names()}, got {name!r}.")
-  if name.startswith(_TFDS_PREFIX) and len(name) > len(_TFDS_PREFIX):
-    loader = tfds_source.load_tfds
-    args = (name[len(_TFDS_PREFIX):],)
-  elif name in _LOADERS:
+  if name in _LOADERS:  # Before the generic tfds prefix: 'tfds:spoken_digit' has its own loader.
     loader = _LOADERS[name]
     args = ()
+  elif name.startswith(_TFDS_PREFIX) and len(name) > len(_TFDS_PREFIX):
+    loader = tfds_source.load_tfds
+    args = (name[len(_TFDS_PREFIX):],)
   else:
     raise ValueError(f"Expected a dataset name in {names()}, got {name!r}.")
   allowed, required = _options(loader)

@@ -8,7 +8,9 @@ Every subcommand calls public functions that a notebook can call directly:
   armodels eval   --workdir DIR [--npz FILE --key KEY] [--split valid|test] [--batch-size N] [--json]
                                                            -> training.restore, training.evaluate
   armodels sample --workdir DIR --num 16 --out samples.png [--method cached|naive] [--seed S]
-                  [--temperature T]                        -> training.restore, armodels_jax.sample
+                  [--temperature T] [--length N] [--prime TEXT] [--label K] [--digit D]
+                  [--features-from WAV]                    -> sample_workdir, armodels_jax.sample
+                  (audio models write --out x.wav, one WAV per sample; text models print the text)
 
 User errors (a missing file or checkpoint, an array of the wrong size, a bad option) print one line
 to stderr and exit with status 2. Set ``ARMODELS_DEBUG=1`` to get the full traceback instead.
@@ -107,7 +109,9 @@ def eval_workdir(workdir: str, *, npz: str | None = None, key: str | None = None
     source = f"{ds.name}:{split}"
   if batch_size is None:
     batch_size = _config_get(cfg, ("train.eval_batch_size",), 256)
-  metrics = dict(training.evaluate(model, variables, array, batch_size=int(batch_size)))
+  # A stateful model (char-RNN) reads the windows as contiguous streams with its state carried.
+  metrics = dict(training.evaluate(model, variables, array, batch_size=int(batch_size),
+                                   stream=bool(getattr(model, "stateful", False))))
   metrics["source"] = source
   return metrics
 
@@ -128,17 +132,112 @@ def _cmd_eval(args: argparse.Namespace) -> int:
   return 0
 
 
+def read_info(workdir: str) -> dict:
+  """The data facts saved with a run (``model.json``'s ``info``: a text vocabulary, an audio sample
+  rate and quantization, ...); empty for images and vectors or a workdir without ``model.json``."""
+  if not os.path.isfile(os.path.join(workdir, "model.json")):
+    return {}
+  from armodels_jax import training  # pylint: disable=g-import-not-at-top
+
+  return dict(training.read_model_info(workdir).get("info") or {})
+
+
 def sample_workdir(workdir: str, *, num: int = 16, method: str = "cached", seed: int = 0,
-                   temperature: float = 1.0):
-  """Draws `num` samples from the checkpoint in `workdir`; returns (samples, model)."""
+                   temperature: float = 1.0, length: int | None = None, prime: str | None = None,
+                   label: int | None = None, digit: int | None = None,
+                   features_from: str | None = None):
+  """Draws `num` samples from the checkpoint in `workdir`; returns (samples, model, info).
+
+  Args:
+    workdir: a training workdir or a shipped checkpoint.
+    num, method, seed, temperature: as for ``arm.sample``.
+    length: sequence models only (char-RNN, WaveNet): samples of this length (the models apply to
+      any length with the same parameters); default the training window.
+    prime: text models only: the samples continue this text (``prefix``).
+    label: the global class (e.g. the speaker or the digit) of a class-conditional model.
+    digit: the digit of a WaveNet whose local condition is a one-hot digit track.
+    features_from: a WAV file whose log-mel frames are the local condition (a log-mel-conditioned
+      WaveNet: resynthesis); it sets the length.
+  """
   import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
 
   import armodels_jax as arm  # pylint: disable=g-import-not-at-top
+  from armodels_jax import data  # pylint: disable=g-import-not-at-top
 
   model, variables, _ = _restore(workdir)
+  info = read_info(workdir)
+  sequence = len(model.event_shape) == 1 and info.get("kind") in ("text", "audio")
+  hop = int(getattr(model, "local_hop", 0) or 0)
+  local = None
+  if features_from is not None:
+    if info.get("features") != "log_mel":
+      raise CLIError("--features-from needs a model conditioned on log-mel frames (data.features="
+                     f"'log_mel'), this one has features={info.get('features')!r}")
+    from armodels_jax.data import audio  # pylint: disable=g-import-not-at-top
+
+    wave, _ = audio.read_wav(features_from, sample_rate=int(info["sample_rate"]))
+    mel = audio.log_mel(wave, int(info["sample_rate"]), hop, num_mels=int(info["num_mels"]))
+    mel = (mel - np.asarray(info["feature_mean"], np.float32)) / np.asarray(info["feature_std"],
+                                                                             np.float32)
+    local = np.broadcast_to(mel[None], (num,) + mel.shape).astype(np.float32)
+    length = mel.shape[0] * hop
+  if length is not None:
+    if not sequence:
+      raise CLIError("--length applies to sequence models (text, audio), not to event shape "
+                     f"{tuple(model.event_shape)}")
+    if length < 1 or (hop and length % hop):
+      raise CLIError(f"--length must be a positive multiple of the local hop {hop or 1}, got {length}")
+    model = model.clone(event_shape=(int(length),))
+  if digit is not None:
+    if info.get("features") != "digit":
+      raise CLIError(f"--digit needs a model with a digit track (data.features='digit'), this one "
+                     f"has features={info.get('features')!r}")
+    if not 0 <= digit < 10:
+      raise CLIError(f"--digit must be in 0..9, got {digit}")
+    track = np.zeros((num, model.event_shape[0] // hop, 10), np.float32)
+    track[..., digit] = 1.0
+    local = track
+  num_classes = int(getattr(model, "num_classes", 0) or 0)
+  labels = None
+  if label is not None:
+    if not num_classes:
+      raise CLIError("--label needs a class-conditional model; this one has no classes")
+    if not 0 <= label < num_classes:
+      raise CLIError(f"--label must be in 0..{num_classes - 1}, got {label}")
+    labels = np.full((num,), label, np.int32)
+  if num_classes and labels is None:
+    raise CLIError(f"this model is class-conditional: give --label in 0..{num_classes - 1}")
+  if getattr(model, "local_dim", 0) and local is None:
+    flag = "--digit D" if info.get("features") == "digit" else "--features-from FILE.wav"
+    raise CLIError(f"this model is conditioned on a local track: give {flag}")
+  prefix, prefix_len = None, 0
+  if prime is not None:
+    if info.get("kind") != "text":
+      raise CLIError("--prime applies to text models")
+    ids = data.text.encode(prime, info["vocab"])
+    if len(ids) >= model.event_shape[0]:
+      raise CLIError(f"--prime has {len(ids)} characters; expected fewer than the length "
+                     f"{model.event_shape[0]} (raise --length)")
+    prefix = np.zeros((num,) + model.event_shape, np.int32)
+    prefix[:, :len(ids)] = ids
+    prefix_len = len(ids)
+  cond = data.make_cond(labels, local)
   xs = arm.sample(model, variables, jax.random.key(seed), num_samples=num, method=method,
-                  temperature=temperature)
-  return jax.device_get(xs), model
+                  temperature=temperature, cond=cond, prefix=prefix, prefix_len=prefix_len)
+  return jax.device_get(xs), model, info
+
+
+def write_audio(xs, info: dict, out: str) -> list[str]:
+  """Decodes sampled levels to audio and writes 16-bit WAVs (``out``, or ``stem_00.wav``, ...)."""
+  from armodels_jax.data import audio  # pylint: disable=g-import-not-at-top
+
+  stem = out[:-len(".wav")]
+  paths = [out] if len(xs) == 1 else [f"{stem}_{i:02d}.wav" for i in range(len(xs))]
+  for x, path in zip(xs, paths):
+    wave = audio.dequantize_audio(x, info["quantization"], int(info["levels"]))
+    audio.write_wav(path, wave, int(info["sample_rate"]))
+  return paths
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
@@ -151,25 +250,43 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     raise CLIError(f"output directory not found: {out_dir!r}")
   import numpy as np  # pylint: disable=g-import-not-at-top
 
-  xs, model = sample_workdir(args.workdir, num=args.num, method=args.method, seed=args.seed,
-                             temperature=args.temperature)
-  if args.out.endswith((".npz", ".npy", ".txt")):
+  xs, model, info = sample_workdir(
+      args.workdir, num=args.num, method=args.method, seed=args.seed, temperature=args.temperature,
+      length=args.length, prime=args.prime, label=args.label, digit=args.digit,
+      features_from=args.features_from)
+  kind = info.get("kind")
+  written = args.out
+  if kind == "audio" and args.out.endswith(".wav"):
+    written = ", ".join(write_audio(np.asarray(xs), info, args.out))
+  elif kind == "text" and not args.out.endswith((".npz", ".npy")):
+    from armodels_jax.data import text  # pylint: disable=g-import-not-at-top
+
+    texts = [text.decode(x, info["vocab"]) for x in np.asarray(xs)]
+    body = "\n\n".join(texts)
+    if args.out.endswith(".txt"):
+      with open(args.out, "w", encoding="utf-8") as f:
+        f.write(body + "\n")
+    else:
+      written = "stdout"
+    print(body)
+  elif args.out.endswith((".npz", ".npy", ".txt")):
     if args.out.endswith(".npz"):
       np.savez(args.out, samples=np.asarray(xs))
     elif args.out.endswith(".txt"):
       np.savetxt(args.out, np.asarray(xs).reshape(len(xs), -1), fmt="%.6g")
     else:
       np.save(args.out, np.asarray(xs))
-  elif model.real_valued:
-    raise CLIError(f"samples of a real-valued model are vectors, not images: expected --out "
-                   f"ending in .npy, .npz or .txt, got {args.out!r}")
+  elif model.real_valued or len(model.event_shape) == 1:
+    what = "audio (.wav)" if kind == "audio" else "vectors"
+    raise CLIError(f"samples of this model are {what}, not images: expected --out ending in "
+                   f"{'.wav, ' if kind == 'audio' else ''}.npy, .npz or .txt, got {args.out!r}")
   else:
     from armodels_jax.training import images  # pylint: disable=g-import-not-at-top
 
     images.save_image_grid(np.asarray(xs), args.out, model.num_levels)
   method = args.method if model.has_decode else "naive: the model has no decode path"
   print(f"wrote {args.num} samples ({method}, seed {args.seed}, temperature "
-        f"{args.temperature:g}) of shape {tuple(model.event_shape)} to {args.out}")
+        f"{args.temperature:g}) of shape {tuple(model.event_shape)} to {written}")
   return 0
 
 
@@ -275,14 +392,24 @@ def build_parser() -> argparse.ArgumentParser:
                  help='also print {"nll_nats", "bits_per_dim", "n"} as the last line of stdout')
   p.set_defaults(func=_cmd_eval)
 
-  p = sub.add_parser("sample", help="draw samples from a checkpoint into an image grid")
+  p = sub.add_parser("sample", help="draw samples from a checkpoint (an image grid, WAV files or text)")
   p.add_argument("--workdir", required=True)
   p.add_argument("--num", type=int, default=16)
   p.add_argument("--out", default="samples.png",
-                 help="a .png grid (or .npz/.npy for the raw array, .txt for one sample per row)")
+                 help="a .png grid (or .npz/.npy for the raw array, .txt for one sample per row; "
+                      "audio: .wav, one file per sample; text: .txt or stdout)")
   p.add_argument("--method", choices=("cached", "naive"), default="cached")
   p.add_argument("--seed", type=int, default=0)
   p.add_argument("--temperature", type=float, default=1.0)
+  p.add_argument("--length", type=int, default=None,
+                 help="sequence models: samples of this length (default: the training window)")
+  p.add_argument("--prime", default=None, help="text models: continue this text")
+  p.add_argument("--label", type=int, default=None,
+                 help="class-conditional models: the class (e.g. the speaker)")
+  p.add_argument("--digit", type=int, default=None,
+                 help="WaveNet with a digit track: the spoken digit")
+  p.add_argument("--features-from", default=None,
+                 help="log-mel-conditioned WaveNet: resynthesise this WAV file's log-mel frames")
   p.set_defaults(func=_cmd_sample)
   return parser
 

@@ -10,6 +10,7 @@
 
 import os
 import random
+import sys
 
 # Quieter TensorFlow / tfds imports, if they happen; set before anything imports them.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -19,6 +20,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+# Test helpers shared across folders (``import fake_data``; ``--import-mode=importlib`` does not put
+# the test folders on sys.path).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 SEED = 0
 
@@ -41,3 +46,4 @@ def key():
 def np_rng():
   """A fixed NumPy generator."""
   return np.random.default_rng(SEED)
+

@@ -10,6 +10,7 @@ import math
 import os
 
 import pytest
+from fake_data import write_fake_fsdd, write_fake_text
 
 from armodels_jax import training
 from armodels_jax.training import metrics as metrics_lib
@@ -21,6 +22,7 @@ CONFIG_IDS = [os.path.splitext(os.path.basename(p))[0] for p in CONFIGS]
 # The embedded stand-in for a local dataset that is absent ('digits' unless listed): real-valued data
 # needs real-valued data, with the same fold options.
 EMBEDDED_FALLBACK = {"wine_quality_red": "sklearn_wine"}
+SYNTHETIC = {"fsdd": write_fake_fsdd, "text": write_fake_text}
 
 
 def test_there_are_configs():
@@ -53,16 +55,22 @@ def test_tiny_variant_trains_two_steps(path, tmp_path):
     # Sampling is exercised by the *_digits variants of the same models; 28x28 sampling is slower.
     overrides.append("train.sample_every=0")
   cfg = training.load_config(path + ":tiny", overrides)
-  if cfg.data.name.startswith("tfds:") or (cfg.data.path and not os.path.exists(cfg.data.path)):
+  if cfg.data.name in SYNTHETIC and cfg.data.path and not os.path.exists(cfg.data.path):
+    # Audio and text have no embedded stand-in: write a small file of the same format.
+    fake = SYNTHETIC[cfg.data.name](tmp_path / ("data" + os.path.splitext(cfg.data.path)[1]))
+    cfg = training.load_config(path + ":tiny", overrides + [f"data.path={fake}"])
+  elif cfg.data.name.startswith("tfds:") or (cfg.data.path and not os.path.exists(cfg.data.path)):
     # tfds data cannot be prepared offline (the tfds path is tested with mock data in tests/data).
     embedded = EMBEDDED_FALLBACK.get(cfg.data.name, "digits")
     cfg = training.load_config(path + ":tiny", overrides + [f"data.name={embedded}", "data.path="])
-  result = training.train_and_evaluate(cfg, str(tmp_path))
+  workdir = str(tmp_path / "run")
+  result = training.train_and_evaluate(cfg, workdir)
   assert result["step"] == 2
   assert math.isfinite(result["train_loss"]) and result["train_loss"] > 0
-  assert math.isfinite(result["valid_nll_nats"]) and result["valid_nll_nats"] > 0
-  steps = [r["step"] for r in metrics_lib.read_metrics(str(tmp_path), "train")]
+  split = "valid" if "valid_nll_nats" in result else "test"  # FSDD has no validation split.
+  assert math.isfinite(result[f"{split}_nll_nats"]) and result[f"{split}_nll_nats"] > 0
+  steps = [r["step"] for r in metrics_lib.read_metrics(workdir, "train")]
   assert steps == [1, 2]
-  assert os.path.isdir(tmp_path / "checkpoints" / "2")
+  assert os.path.isdir(os.path.join(workdir, "checkpoints", "2"))
   if cfg.train.sample_every:
-    assert (tmp_path / "samples" / "step_000002.png").exists()
+    assert os.path.exists(os.path.join(workdir, "samples", "step_000002.png"))

@@ -9,6 +9,7 @@ x = data.global_batch(ds.train, idx, sharding)  # jax.Array (64, 8, 8, 1)
 ```
 """
 
+from armodels_jax.data import audio, text
 from armodels_jax.data.batching import batch_indices
 from armodels_jax.data.batching import global_batch
 from armodels_jax.data.batching import local_slice
@@ -26,6 +27,7 @@ from armodels_jax.data.registry import names
 
 __all__ = [
     "Dataset",
+    "audio",
     "batch_indices",
     "binarize",
     "global_batch",
@@ -39,4 +41,5 @@ __all__ = [
     "quantize",
     "read_idx",
     "stochastic_binarize",
+    "text",
 ]

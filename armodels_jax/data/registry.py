@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 
-from armodels_jax.data import audio, embedded, local, tabular, tfds_source
+from armodels_jax.data import audio, embedded, local, tabular, text, tfds_source
 from armodels_jax.data.dataset import Dataset
 
 _LOADERS = {
@@ -14,6 +14,8 @@ _LOADERS = {
     "npz": local.load_npz,
     "wine_quality_red": tabular.load_wine_quality_red,
     "sklearn_wine": tabular.load_sklearn_wine,
+    "text": text.load_text,
+    "tiny_shakespeare": text.load_tiny_shakespeare,
     "fsdd": audio.load_fsdd,
     "wav_folder": audio.load_wav_folder,
     "tfds:spoken_digit": audio.load_tfds_spoken_digit,
@@ -51,6 +53,11 @@ def load(name: str, **options) -> Dataset:
       `valid_fraction=0.1`; standardised by the train split.
     'sklearn_wine': scikit-learn's bundled wine data (real-valued, embedded),
       with the same fold options.
+    'text': any UTF-8 text file at `path`, characters as levels (the vocabulary
+      is saved in `info`), windows of `seq_len` in text order; the last
+      `valid_fraction` (0.1) of the text is valid, `test_fraction` before it.
+    'tiny_shakespeare': the char-rnn text at `path`, or tfds's copy (prepared)
+      without one; `seq_len`.
     'fsdd': the Free Spoken Digit Dataset (8 kHz speech) at `path` (the packed
       npz or a folder of its WAVs), cut into windows of `window` samples;
       `labels` ('speaker', 'digit', 'speaker_digit', None), `features`
@@ -68,7 +75,8 @@ def load(name: str, **options) -> Dataset:
   See the loaders (`embedded.load_digits`, `local.load_binarized_mnist`,
   `local.load_mnist`, `local.load_npz`, `tabular.load_wine_quality_red`,
   `tabular.load_sklearn_wine`, `tfds_source.load_tfds`, `audio.load_fsdd`,
-  `audio.load_wav_folder`, `audio.load_tfds_spoken_digit`) for details.
+  `audio.load_wav_folder`, `audio.load_tfds_spoken_digit`, `text.load_text`,
+  `text.load_tiny_shakespeare`) for details.
 
   Args:
     name: one of the names above.

@@ -9,8 +9,9 @@ from armodels_jax.models import rnade  # noqa: F401  (registration)
 from armodels_jax.models import fvsbn  # noqa: F401  (registration)
 from armodels_jax.models import nade  # noqa: F401  (registration)
 from armodels_jax.models import gated_pixelcnn, pixelcnn_pp, pixelrnn, pixelsnail  # noqa: F401
-from armodels_jax.models import wavenet  # noqa: F401  (registration)
+from armodels_jax.models import char_rnn, wavenet  # noqa: F401  (registration)
 from armodels_jax.models.base import ARModel
+from armodels_jax.models.char_rnn import CharRNN
 from armodels_jax.models.gated_pixelcnn import GatedPixelCNN
 from armodels_jax.models.made import MADE
 from armodels_jax.models.pixelcnn import PixelCNN
@@ -21,5 +22,5 @@ from armodels_jax.models.rnade import RNADE
 from armodels_jax.models.wavenet import WaveNet
 from armodels_jax.models.registry import SIZES, create, names, options
 
-__all__ = ["ARModel", "DiagonalBiLSTM", "GatedPixelCNN", "MADE", "PixelCNN", "PixelCNNPP",
+__all__ = ["ARModel", "CharRNN", "DiagonalBiLSTM", "GatedPixelCNN", "MADE", "PixelCNN", "PixelCNNPP",
            "PixelSNAIL", "RNADE", "RowLSTM", "SIZES", "WaveNet", "create", "names", "options"]

@@ -22,12 +22,14 @@ from armodels_jax.training.config import load_config_module
 from armodels_jax.training.images import save_image_grid
 from armodels_jax.training.loop import create_model
 from armodels_jax.training.loop import evaluate
+from armodels_jax.training.loop import read_model_info
 from armodels_jax.training.loop import restore
 from armodels_jax.training.loop import train_and_evaluate
 from armodels_jax.training.metrics import MetricWriter
 from armodels_jax.training.metrics import read_metrics
 from armodels_jax.training.optim import make_optimizer
 from armodels_jax.training.optim import make_schedule
+from armodels_jax.training.recordings import evaluate_recordings
 from armodels_jax.training.sharding import batch_sharding
 from armodels_jax.training.sharding import make_mesh
 from armodels_jax.training.sharding import replicated
@@ -36,6 +38,8 @@ from armodels_jax.training.state import create_train_state
 from armodels_jax.training.steps import make_train_step
 
 __all__ = [
+    "evaluate_recordings",
+    "read_model_info",
     "apply_overrides",
     "batch_sharding",
     "apply_variant",

@@ -16,12 +16,20 @@ Schema (defaults in brackets)::
   data.name               ['digits'] 'digits' | 'binarized_mnist' | 'mnist' | 'npz' | 'tfds:<name>'
   data.path, data.data_dir, data.binarize, data.binarize_seed, data.train_key, data.valid_key,
   data.test_key, data.train_split, data.valid_split, data.test_split, data.event_shape, data.num_levels,
-  data.fold, data.num_folds, data.seed, data.valid_fraction
+  data.fold, data.num_folds, data.seed, data.valid_fraction, data.test_fraction, data.seq_len,
+  data.window, data.hop, data.labels, data.features, data.quantization, data.levels,
+  data.sample_rate, data.num_mels, data.speakers, data.max_recordings
                           [None]   options of ``data.load`` (see its docstring: e.g. ``path`` of a local
                                    file or directory, ``binarize`` True for 'digits' or 'threshold' |
                                    'stochastic' for 'mnist', the k-fold options of 'wine_quality_red' and
-                                   'sklearn_wine'); only the ones set (not None, not '') are passed
+                                   'sklearn_wine', ``seq_len`` of text windows, the audio windowing,
+                                   conditioning and quantization options); only the ones set (not None,
+                                   not '') are passed
   train.batch_size        [16]     global batch size (divisible by the number of devices)
+  train.tbptt             [False]  truncated backpropagation through time (a stateful model, e.g.
+                                   char_rnn): the batch is ``batch_size`` parallel streams through the
+                                   train windows in order, the model's state carried from one window to
+                                   the next (reset at the start of each pass) and checkpointed
   train.num_steps         [1000]
   train.optimizer         ['adam'] 'adam' | 'adamw'
   train.learning_rate     [1e-3]   peak learning rate
@@ -66,7 +74,9 @@ __all__ = [
 
 _DATA_OPTIONS = ("path", "data_dir", "binarize", "binarize_seed", "train_key", "valid_key", "test_key",
                  "train_split", "valid_split", "test_split", "event_shape", "num_levels",
-                 "fold", "num_folds", "seed", "valid_fraction")
+                 "fold", "num_folds", "seed", "valid_fraction", "test_fraction", "seq_len", "window",
+                 "hop", "labels", "features", "quantization", "levels", "sample_rate", "num_mels",
+                 "speakers", "max_recordings")
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -92,6 +102,7 @@ def default_config() -> ml_collections.ConfigDict:
 
   t = cfg.train = ml_collections.ConfigDict()
   t.batch_size = 16
+  t.tbptt = False
   t.num_steps = 1000
   t.optimizer = "adam"
   t.learning_rate = 1e-3

@@ -8,7 +8,16 @@ Resuming is exact: the batch of step ``s`` is a pure function of ``(seed, s)``
 parameters, their EMA, the optimizer state (the schedule position is ``state.step``) and the RNG, so a run
 stopped and resumed ends with the same state, bit for bit, as an uninterrupted one.
 
-Glossary of dimension letters: B global batch, N examples in a split, ``...`` the event shape.
+Truncated backpropagation through time (``train.tbptt``, a stateful model such as ``char_rnn``; Karpathy's
+char-rnn and Graves 2013, section 3): the N train windows are consecutive pieces of one text, read as B
+parallel streams. With ``C = N // B``, the batch of step ``s`` is the windows ``b * C + (s % C)`` for
+``b < B``; the model's state after a window (``state.carry``) is the start of the next one, reset to
+``model.initial_carry(B)`` when ``s % C == 0``. The carry is part of the checkpoint, so resuming stays
+exact. Stateful models are evaluated the same way: the eval windows in text order as contiguous streams,
+the state carried, the NLL per character over all of them.
+
+Glossary of dimension letters: B global batch, N examples in a split, C windows per stream, S eval
+streams, ``...`` the event shape.
 """
 
 from __future__ import annotations
@@ -35,7 +44,7 @@ from armodels_jax.training import sharding as shd
 from armodels_jax.training import state as state_lib
 from armodels_jax.training import steps
 
-__all__ = ["train_and_evaluate", "restore", "evaluate", "create_model"]
+__all__ = ["train_and_evaluate", "restore", "evaluate", "create_model", "read_model_info"]
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +65,7 @@ def create_model(cfg: ml_collections.ConfigDict, event_shape, num_levels):
 
 
 def evaluate(model: Any, variables: Any, array, batch_size: int = 256, labels=None, *,
-             mesh=None) -> dict[str, Any]:
+             features=None, mesh=None, stream: bool = False) -> dict[str, Any]:
   """Exact mean negative log-likelihood over every example of `array` (the last partial batch included).
 
   Args:
@@ -64,16 +73,22 @@ def evaluate(model: Any, variables: Any, array, batch_size: int = 256, labels=No
     variables: ``{'params': ...}``.
     array: int [N, ...] with the model's event shape and values in ``[0, num_levels)``; the same full array
       on every host.
-    batch_size: examples per global batch (rounded up to a multiple of the device count).
-    labels: None, or [N] conditioning labels passed as ``cond``.
+    batch_size: examples per global batch (rounded up to a multiple of the device count); with `stream`,
+      the most streams.
+    labels: None, or [N] conditioning labels.
+    features: None, or float [N, ...] conditioning features; ``cond = data.make_cond(labels, features)``.
     mesh: the device mesh (default: all devices).
+    stream: a stateful model only: the rows of `array` are consecutive windows of one sequence (a text),
+      read as ``min(batch_size, N)`` (or fewer) contiguous streams with the model's state carried from one
+      window to the next, each stream starting from ``model.initial_carry``.
 
   Returns:
-    ``{'nll_nats': float, 'bits_per_dim': float, 'n': int}``, per example, in nats and bits per dimension.
+    ``{'nll_nats': float, 'bits_per_dim': float, 'n': int}``, per example, in nats and bits per dimension
+    (with `stream`: per window, and bits per character).
 
   Raises:
-    ValueError: `array` does not have shape (N, *model.event_shape) or is empty, or `labels` has the wrong
-      length.
+    ValueError: `array` does not have shape (N, *model.event_shape) or is empty, `labels` or `features`
+      have the wrong length, or `stream` with a model that is not stateful.
   """
   array = np.asarray(array)
   event_shape = tuple(model.event_shape)
@@ -86,26 +101,80 @@ def evaluate(model: Any, variables: Any, array, batch_size: int = 256, labels=No
       raise ValueError(f"evaluate: expected an integer array, got dtype {array.dtype}")
   elif model.num_levels is not None:
     array = array.astype(np.int32)
-  if labels is not None:
-    labels = np.asarray(labels)
-    if labels.shape[0] != array.shape[0]:
-      raise ValueError(f"evaluate: expected {array.shape[0]} labels, got shape {labels.shape}")
+  for name, extra in (("labels", labels), ("features", features)):
+    if extra is not None and np.shape(extra)[:1] != array.shape[:1]:
+      raise ValueError(f"evaluate: expected {array.shape[0]} {name}, got shape {np.shape(extra)}")
+  if stream and not getattr(model, "stateful", False):
+    raise ValueError(f"evaluate(stream=True) needs a stateful model (e.g. char_rnn), got "
+                     f"{type(model).__name__}")
   mesh = shd.make_mesh() if mesh is None else mesh
+  variables = jax.device_put(variables, shd.replicated(mesh))
+  if stream:
+    sums = _stream_sums(model, variables, array, labels, features, batch_size, mesh)
+  else:
+    sums = _batch_sums(model, variables, array, labels, features, batch_size, mesh)
+  sums = np.asarray(jax.device_get(sums), np.float64)  # [num_batches, 2]
+  nll = float(sums[:, 0].sum() / sums[:, 1].sum())
+  return {"nll_nats": nll, "bits_per_dim": float(api.bits_per_dim(-nll, event_shape)),
+          "n": int(array.shape[0])}
+
+
+def _batch_sums(model, variables, array, labels, features, batch_size, mesh) -> list:
+  """``[(nll_sum, count)]`` per batch of independent examples."""
   n, n_dev = array.shape[0], mesh.devices.size
   batch = min(int(batch_size), n)
   batch = -(-batch // n_dev) * n_dev  # Round up to a multiple of the device count.
-  variables = jax.device_put(variables, shd.replicated(mesh))
   sharding = shd.batch_sharding(mesh)
   sums = []
   for start in range(0, n, batch):
     idx = np.arange(start, start + batch)  # [B]
     num_valid = min(batch, n - start)
     idx = np.where(idx < n, idx, 0)  # Padding rows repeat example 0 and are masked out.
-    x, cond = data.global_batch((array, labels), idx, sharding)
-    sums.append(steps.eval_sums(model, variables, x, cond, np.int32(num_valid)))
-  sums = np.asarray(jax.device_get(sums), np.float64)  # [num_batches, 2]
-  nll = float(sums[:, 0].sum() / sums[:, 1].sum())
-  return {"nll_nats": nll, "bits_per_dim": float(api.bits_per_dim(-nll, event_shape)), "n": int(n)}
+    x, lab, feat = data.global_batch((array, labels, features), idx, sharding)
+    sums.append(steps.eval_sums(model, variables, x, data.make_cond(lab, feat), np.int32(num_valid)))
+  return sums
+
+
+def _stream_sums(model, variables, array, labels, features, batch_size, mesh) -> list:
+  """``[(nll_sum, count)]`` per window position of contiguous streams of a stateful model.
+
+  With ``C = ceil(N / batch_size)`` windows per stream, stream b holds windows ``b * C .. b * C + C - 1``
+  (the last stream may be shorter); there are ``S = ceil(N / C)`` streams, padded to a multiple of the
+  device count with masked rows. Only the last stream's tail and the padding rows are masked, so no masked
+  row's carry ever feeds a counted window.
+  """
+  n, n_dev = array.shape[0], mesh.devices.size
+  per_stream = -(-n // min(int(batch_size), n))  # C
+  streams = -(-n // per_stream)  # S
+  rows = -(-streams // n_dev) * n_dev
+  sharding = shd.batch_sharding(mesh)
+  carry = jax.device_put(model.initial_carry(rows), sharding)
+  sums = []
+  for k in range(per_stream):
+    idx = np.arange(rows) * per_stream + k  # [S'] window of each stream
+    valid = (np.arange(rows) < streams) & (idx < n)
+    idx = np.where(valid, idx, 0)
+    x, lab, feat = data.global_batch((array, labels, features), idx, sharding)
+    nll, count, carry = steps.eval_carry_sums(model, variables, x, carry, data.make_cond(lab, feat),
+                                              valid)
+    sums.append((nll, count))
+  return sums
+
+
+def read_model_info(workdir: str) -> dict[str, Any]:
+  """The content of a run's ``model.json``: ``name``, ``size``, ``event_shape``, ``num_levels``,
+  ``dataset`` and ``info`` (the dataset's facts, e.g. ``{'kind': 'text', 'vocab': [...]}``; ``{}`` for
+  images and vectors and for runs written before it existed).
+
+  Raises:
+    FileNotFoundError: `workdir` has no model.json.
+  """
+  path = os.path.join(os.path.abspath(workdir), MODEL_FILE)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{os.path.abspath(workdir)} has no {MODEL_FILE}: not a training workdir")
+  spec = dict(checkpointing.read_json(path))
+  spec.setdefault("info", {})
+  return spec
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -140,7 +209,8 @@ def restore(workdir: str, step: int | None = None) -> tuple[Any, Any, ml_collect
   spec = checkpointing.read_json(os.path.join(workdir, MODEL_FILE))
   model = create_model(cfg, spec["event_shape"], spec["num_levels"])
   mesh = shd.make_mesh()
-  target = state_lib.abstract_train_state(model, optim.make_optimizer(cfg.train), mesh)
+  target = state_lib.abstract_train_state(model, optim.make_optimizer(cfg.train), mesh,
+                                          carry_batch_size=_carry_batch_size(cfg, model))
   params_dir = os.path.join(workdir, checkpointing.PARAMS_DIR)
   if os.path.isdir(params_dir) and not os.path.isdir(os.path.join(workdir, checkpointing.CHECKPOINT_DIR)):
     return model, {"params": checkpointing.restore_params(params_dir, target.params)}, cfg
@@ -158,6 +228,17 @@ def restore(workdir: str, step: int | None = None) -> tuple[Any, Any, ml_collect
 
 # ---------------------------------------------------------------------------------------------------------
 # Training.
+
+
+def _carry_batch_size(cfg: ml_collections.ConfigDict, model: Any) -> int:
+  """B when the run carries a recurrent state (``train.tbptt``), else 0; ValueError for a model that
+  cannot."""
+  if not cfg.train.tbptt:
+    return 0
+  if not getattr(model, "stateful", False):
+    raise ValueError(f"train.tbptt=True needs a stateful model (one with initial_carry and "
+                     f"log_prob_carry, e.g. char_rnn), got model.name={cfg.model.name!r}")
+  return int(cfg.train.batch_size)
 
 
 class _Window:
@@ -206,9 +287,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
                        stop_at_step: int | None = None) -> dict[str, Any]:
   """Trains a model as `config` says, resuming from the latest checkpoint in `workdir` if there is one.
 
-  Writes ``workdir/config.json``, ``workdir/model.json``, ``workdir/checkpoints/``, ``workdir/metrics.jsonl``,
-  TensorBoard events in ``workdir/tb`` and sample grids ``workdir/samples/step_XXXXXX.png`` (the raw
-  samples ``step_XXXXXX.npy`` for real-valued models).
+  Writes ``workdir/config.json``, ``workdir/model.json`` (with the dataset's ``info``),
+  ``workdir/checkpoints/``, ``workdir/metrics.jsonl``, TensorBoard events in ``workdir/tb`` and samples:
+  image grids ``workdir/samples/step_XXXXXX.png``, the decoded text ``step_XXXXXX.txt`` for text models,
+  the raw array ``step_XXXXXX.npy`` for other events (real-valued vectors, audio).
 
   Args:
     config: a config from `default_config` / `load_config`.
@@ -240,25 +322,31 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
 
   # Input.
   ds = data.load(cfg.data.name, **config_lib.data_options(cfg))
+  conditional = bool(cfg.model.conditional)
   train_x = ds.train  # [N, ...]
-  train_labels = ds.train_labels if cfg.model.conditional else None  # [N] or None
-  if cfg.model.conditional and train_labels is None:
-    raise ValueError(f"model.conditional=True but dataset {ds.name!r} has no labels")
-  if ds.valid is not None:
-    eval_x, eval_labels, eval_split = ds.valid, ds.valid_labels, "valid"
-  else:
-    eval_x, eval_labels, eval_split = ds.test, ds.test_labels, "test"
+  train_labels = ds.train_labels if conditional else None  # [N] or None
+  train_features = ds.train_features if conditional else None  # [N, ...] or None
+  if conditional and train_labels is None and train_features is None:
+    raise ValueError(f"model.conditional=True but dataset {ds.name!r} has no labels and no features")
+  eval_split = "valid" if ds.valid is not None else "test"
+  eval_x = ds.split(eval_split)
+  eval_labels = ds.labels(eval_split) if conditional else None
+  eval_features = ds.features(eval_split) if conditional else None
   if eval_x is not None and t.eval_max_examples:
     eval_x = eval_x[:t.eval_max_examples]
     eval_labels = None if eval_labels is None else eval_labels[:t.eval_max_examples]
-  if not cfg.model.conditional:
-    eval_labels = None
+    eval_features = None if eval_features is None else eval_features[:t.eval_max_examples]
 
   # Model.
   model = create_model(cfg, ds.event_shape, ds.num_levels)
+  carry_batch = _carry_batch_size(cfg, model)  # B with train.tbptt, else 0.
+  stateful = bool(getattr(model, "stateful", False))
+  if carry_batch and train_x.shape[0] < carry_batch:
+    raise ValueError(f"train.tbptt reads train.batch_size={carry_batch} parallel streams: expected at "
+                     f"least that many train windows, got {train_x.shape[0]}")
   checkpointing.write_json(os.path.join(workdir, MODEL_FILE), {
       "name": cfg.model.name, "size": cfg.model.size, "event_shape": list(ds.event_shape),
-      "num_levels": ds.num_levels, "dataset": ds.name})
+      "num_levels": ds.num_levels, "dataset": ds.name, "info": ds.info})
 
   # State: created in its sharding, or restored from the latest checkpoint.
   tx = optim.make_optimizer(t)
@@ -268,20 +356,24 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   try:
     start = manager.latest_step()
     if start is None:
-      state = state_lib.create_train_state(model, tx, cfg.seed, mesh)
+      state = state_lib.create_train_state(model, tx, cfg.seed, mesh, carry_batch_size=carry_batch)
     else:
       log.info("resuming from the checkpoint at step %d in %s", start, workdir)
-      target = state_lib.state_to_dict(state_lib.abstract_train_state(model, tx, mesh))
+      target = state_lib.state_to_dict(
+          state_lib.abstract_train_state(model, tx, mesh, carry_batch_size=carry_batch))
       state = state_lib.state_from_dict(checkpointing.restore_state(manager, start, target))
       if int(state.step) != start:
         raise ValueError(f"checkpoint {start} holds state.step={int(state.step)}")
     step = int(state.step)
     saved_step = step if start is not None else None
 
-    train_step = steps.make_train_step(model, tx, schedule, t.ema_decay, mesh)
+    train_step = steps.make_train_step(model, tx, schedule, t.ema_decay, mesh, tbptt=bool(carry_batch))
     eval_params = lambda s: s.ema_params if t.ema_decay > 0 else s.params  # noqa: E731
     sample_key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), _SAMPLE_STREAM)
-    num_classes = int(train_labels.max()) + 1 if train_labels is not None else 0
+    sample_cond = _sample_cond(
+        t.num_samples, *((eval_labels, eval_features) if eval_x is not None
+                         else (train_labels, train_features)))
+    windows_per_stream = train_x.shape[0] // carry_batch if carry_batch else 0  # C
 
     def save(step: int) -> None:
       window.check()
@@ -293,23 +385,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       if eval_x is None:
         return {}
       result = evaluate(model, {"params": eval_params(state)}, eval_x, t.eval_batch_size, eval_labels,
-                        mesh=mesh)
+                        features=eval_features, mesh=mesh, stream=stateful)
       writer.write(step, eval_split, result)
       return result
 
     def save_samples(step: int) -> None:
-      cond = None
-      if num_classes:
-        cond = np.arange(t.num_samples, dtype=np.int32) % num_classes  # [num_samples]
       xs = api.sample(model, {"params": eval_params(state)}, jax.random.fold_in(sample_key, step),
-                         num_samples=t.num_samples, method=t.sample_method, cond=cond)
+                      num_samples=t.num_samples, method=t.sample_method, cond=sample_cond)
       xs = np.asarray(jax.device_get(xs))  # [num_samples, ...]
-      if is_main and model.real_valued:  # Real vectors (RNADE): the raw array, not an image.
-        os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
-        np.save(os.path.join(workdir, "samples", f"step_{step:06d}.npy"), xs)
-      elif is_main and images.as_images(xs) is not None:
-        path = os.path.join(workdir, "samples", f"step_{step:06d}.png")
-        images.save_image_grid(xs, path, ds.num_levels)
+      if is_main:
+        _write_samples(os.path.join(workdir, "samples", f"step_{step:06d}"), xs, model, ds)
 
     window = _Window()
     last_train: dict[str, float] = {}
@@ -320,9 +405,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       if stop_at_step is not None and step >= stop_at_step:
         stopped = True
         break
-      indices = data.batch_indices(train_x.shape[0], t.batch_size, cfg.seed, step)  # [B]
-      x, cond = data.global_batch((train_x, train_labels), indices, batch_sharding)
-      state, step_metrics = train_step(state, x, cond)
+      if carry_batch:  # B parallel streams through the windows, in text order.
+        position = step % windows_per_stream
+        indices = np.arange(carry_batch) * windows_per_stream + position  # [B]
+      else:
+        indices = data.batch_indices(train_x.shape[0], t.batch_size, cfg.seed, step)  # [B]
+      x, labels, features = data.global_batch((train_x, train_labels, train_features), indices,
+                                              batch_sharding)
+      cond = data.make_cond(labels, features)
+      if carry_batch:
+        state, step_metrics = train_step(state, x, cond, np.bool_(position == 0))
+      else:
+        state, step_metrics = train_step(state, x, cond)
       step += 1
       window.add(step, step_metrics)
       progress.update(1)
@@ -370,6 +464,40 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
                    f"{eval_split}_bits_per_dim": last_eval["bits_per_dim"],
                    f"{eval_split}_n": last_eval["n"]})
   return result
+
+
+def _sample_cond(num_samples: int, labels, features):
+  """The ``cond`` of the sample grids: the first `num_samples` rows' labels and features (cycled when there
+  are fewer rows), or None for an unconditional run."""
+  if labels is None and features is None:
+    return None
+  n = (labels if labels is not None else features).shape[0]
+  rows = np.arange(num_samples) % n  # [num_samples]
+  return data.make_cond(None if labels is None else np.asarray(labels)[rows],
+                        None if features is None else np.asarray(features)[rows])
+
+
+def _write_samples(stem: str, xs: np.ndarray, model: Any, ds: data.Dataset) -> None:
+  """Writes samples ``[num_samples, ...]``: ``stem.txt`` (decoded text, one sample per paragraph) for text,
+  ``stem_00.wav, ...`` (16-bit WAVs) and ``stem.npy`` for audio, ``stem.png`` (a grid) for images,
+  ``stem.npy`` (the raw array) for anything else."""
+  os.makedirs(os.path.dirname(stem), exist_ok=True)
+  kind = ds.info.get("kind")
+  if kind == "text":
+    from armodels_jax.data import text  # pylint: disable=g-import-not-at-top
+
+    body = "\n\n".join(text.decode(x.reshape(-1), ds.info["vocab"]) for x in xs)
+    with open(stem + ".txt", "w", encoding="utf-8") as f:
+      f.write(body + "\n")
+  elif not model.real_valued and kind is None and images.as_images(xs) is not None:
+    images.save_image_grid(xs, stem + ".png", ds.num_levels)
+  else:  # Real-valued vectors (RNADE), audio, other sequences: the raw array.
+    np.save(stem + ".npy", xs)
+    if kind == "audio":
+      info = ds.info
+      for i, x in enumerate(xs):
+        wave = data.audio.dequantize_audio(x.reshape(-1), info["quantization"], int(info["levels"]))
+        data.audio.write_wav(f"{stem}_{i:02d}.wav", wave, int(info["sample_rate"]))
 
 
 def _progress(initial: int, total: int, enabled: bool):

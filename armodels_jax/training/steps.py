@@ -16,9 +16,16 @@ from jax.sharding import Mesh
 
 from armodels_jax.api import bits_per_dim, log_prob_fn
 from armodels_jax.training import sharding as shd
+from armodels_jax.training import state as state_lib
 from armodels_jax.training.state import TrainState, ema_update
 
-__all__ = ["make_train_step", "eval_sums", "tree_all_finite"]
+__all__ = ["make_train_step", "eval_sums", "eval_carry_sums", "tree_all_finite"]
+
+
+def _rngs(rng: jax.Array) -> dict[str, jax.Array]:
+  """The per-step streams, as `api.log_prob_fn` derives them."""
+  mask_key, dropout_key = jax.random.split(rng)
+  return {"masks": mask_key, "dropout": dropout_key}
 
 
 def make_train_step(
@@ -27,34 +34,53 @@ def make_train_step(
     schedule: optax.Schedule,
     ema_decay: float,
     mesh: Mesh,
-) -> Callable[[TrainState, jax.Array, jax.Array | None], tuple[TrainState, dict[str, jax.Array]]]:
+    *,
+    tbptt: bool = False,
+) -> Callable[..., tuple[TrainState, dict[str, jax.Array]]]:
   """Builds the jitted update step ``(state, x, cond) -> (state, metrics)``.
 
   The step donates `state`, draws its randomness from ``fold_in(state.rng, state.step)``, minimises the
   mean negative log-likelihood in nats, applies the optimizer and updates the EMA.
+
+  With ``tbptt`` (a stateful model) the step is ``(state, x, cond, reset) -> (state, metrics)``: the
+  window ``x`` continues from ``state.carry`` (from ``model.initial_carry(B)`` instead when the bool
+  scalar ``reset`` is true), the gradient flows within the window only (truncated backpropagation through
+  time), and the carry after the window is stored in the new state.
 
   Args:
     model: a model from ``arm.models.create``.
     tx: the optimizer.
     schedule: the learning-rate schedule (reported in the metrics).
     ema_decay: Polyak decay; 0 keeps ``ema_params == params``.
-    mesh: the device mesh; the state comes back replicated on it.
+    mesh: the device mesh; the state comes back replicated on it (the carry sharded along the batch).
+    tbptt: carry the model's state between steps (see above).
 
   Returns:
-    ``train_step(state, x, cond)`` with ``x`` int [B, ...] sharded over ``'data'`` and ``cond`` None or
-    [B, ...]; metrics ``loss`` (nats per example), ``bits_per_dim``, ``grad_norm``, ``learning_rate``
-    (float32 scalars, replicated).
+    ``train_step(state, x, cond[, reset])`` with ``x`` int [B, ...] sharded over ``'data'`` and ``cond``
+    None or [B, ...]; metrics ``loss`` (nats per example), ``bits_per_dim``, ``grad_norm``,
+    ``learning_rate`` (float32 scalars, replicated).
   """
   replicated = shd.replicated(mesh)
+  if tbptt and not getattr(model, "stateful", False):
+    raise ValueError(f"tbptt needs a stateful model (with initial_carry and log_prob_carry), got "
+                     f"{type(model).__name__}")
 
-  def train_step(state: TrainState, x: jax.Array, cond: jax.Array | None):
+  def train_step(state: TrainState, x: jax.Array, cond: jax.Array | None, reset=None):
     rng = jax.random.fold_in(state.rng, state.step)
+    if tbptt:
+      fresh = model.initial_carry(x.shape[0])
+      carry = jax.tree.map(lambda a, b: jnp.where(reset, a, b), fresh, state.carry)
 
-    def loss_fn(params):
-      logp = log_prob_fn(model, {"params": params}, x, cond, train=True, rng=rng)  # [B]
-      return -jnp.mean(logp)
+      def loss_fn(params):
+        per_dim, new_carry = model.apply({"params": params}, x, carry, True, cond,
+                                         method=model.log_prob_carry, rngs=_rngs(rng))  # [B, T]
+        return -jnp.mean(per_dim.reshape(per_dim.shape[0], -1).sum(-1)), new_carry
+    else:
+      def loss_fn(params):
+        logp = log_prob_fn(model, {"params": params}, x, cond, train=True, rng=rng)  # [B]
+        return -jnp.mean(logp), {}
 
-    loss, grads = jax.value_and_grad(loss_fn)(state.params)
+    (loss, carry), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     new_state = state.replace(
@@ -62,6 +88,7 @@ def make_train_step(
         params=params,
         opt_state=opt_state,
         ema_params=ema_update(state.ema_params, params, ema_decay, state.step),
+        carry=carry if tbptt else state.carry,
     )
     metrics = {
         "loss": loss,
@@ -71,7 +98,8 @@ def make_train_step(
     }
     return new_state, metrics
 
-  return jax.jit(train_step, donate_argnums=(0,), out_shardings=(replicated, replicated))
+  return jax.jit(train_step, donate_argnums=(0,),
+                 out_shardings=(state_lib.state_shardings(mesh), replicated))
 
 
 @functools.partial(jax.jit, static_argnames=("model",))
@@ -93,6 +121,30 @@ def eval_sums(model: Any, variables: Any, x: jax.Array, cond: jax.Array | None,
   valid = jnp.arange(x.shape[0]) < num_valid  # [B]
   nll = jnp.where(valid, -logp.astype(jnp.float32), 0.0)
   return jnp.sum(nll), jnp.sum(valid.astype(jnp.float32))
+
+
+@functools.partial(jax.jit, static_argnames=("model",))
+def eval_carry_sums(model: Any, variables: Any, x: jax.Array, carry: Any, cond: Any,
+                    valid: jax.Array) -> tuple[jax.Array, jax.Array, Any]:
+  """One window of every eval stream of a stateful model: the NLL summed over the valid rows.
+
+  Args:
+    model: a stateful model (static).
+    variables: ``{'params': ...}``.
+    x: int [B, ...], one window per stream; the rows where `valid` is false are padding.
+    carry: the streams' carry before the window.
+    cond: None or [B, ...].
+    valid: bool [B].
+
+  Returns:
+    ``(nll_sum, count, new_carry)``: float32 scalars (nats; count of valid rows) and the carry after
+    the window.
+  """
+  per_dim, new_carry = model.apply({"params": variables["params"]}, x, carry, False, cond,
+                                   method=model.log_prob_carry)  # [B, ...]
+  nll = -per_dim.reshape(per_dim.shape[0], -1).sum(-1).astype(jnp.float32)  # [B]
+  nll = jnp.where(valid, nll, 0.0)
+  return jnp.sum(nll), jnp.sum(valid.astype(jnp.float32)), new_carry
 
 
 @jax.jit

@@ -135,3 +135,85 @@ def image_experiment(model_name: str, data: str, arg=None, *, size: str = "paper
   t.sample_every = sample_every
   t.num_samples = 16
   return training.apply_variant(cfg, arg)
+
+
+def set_train(cfg, **fields):
+  """Sets fields of the locked ``cfg.train`` group (a misspelt name raises)."""
+  for name, value in fields.items():
+    setattr(cfg.train, name, value)
+
+
+FSDD = os.path.join(SHARED_DATA, "fsdd", "fsdd.npz")
+TINY_SHAKESPEARE = os.path.join(SHARED_DATA, "tiny_shakespeare", "input.txt")
+
+
+def audio_experiment(arg=None, *, size: str = "small", labels: str | None = "speaker",
+                     features: str | None = "digit", window: int = 2048, hop: int = 256,
+                     num_mels: int = 40, num_steps: int = 20_000, batch_size: int = 16,
+                     learning_rate: float = 1e-3, ema_decay: float = 0.999, eval_every: int = 2000,
+                     checkpoint_every: int = 1000, sample_every: int = 0,
+                     quantization: str = "mu_law", head_kind: str = "auto"):
+  """The locked config of WaveNet on the Free Spoken Digit Dataset (8 kHz, 256 mu-law levels, or
+  65,536 levels of 16-bit PCM with ``quantization='pcm16'``).
+
+  Training examples are windows of ``window`` samples cut from the recordings; the global condition
+  is ``labels`` (``'speaker'``: 6 classes, ``'digit'``, ``'speaker_digit'`` or None) and the local
+  condition ``features`` (``'digit'``: a one-hot track, ``'log_mel'``: ``num_mels`` log-mel frames,
+  or None), one frame per ``hop`` samples, upsampled by the model's learned transposed convolution.
+  The evaluation during training covers windows of the test recordings (FSDD has no validation
+  split); the reported number is over whole test recordings (``experiments/eval_fsdd.py``). Adam,
+  cosine schedule, clipping at norm 1, EMA weights: our choices (the paper gives none for its
+  audio experiments).
+  """
+  num_classes = {"speaker": 6, "digit": 10, "speaker_digit": 60, None: 0}[labels]
+  local_dim = {"digit": 10, "log_mel": num_mels, None: 0}[features]
+  cfg = training.default_config()
+  cfg.seed = 0
+  cfg.model.name = "wavenet"
+  cfg.model.size = size
+  cfg.model.conditional = bool(num_classes or local_dim)
+  structure = dict(num_classes=num_classes, local_dim=local_dim, local_hop=hop if local_dim else 0)
+  if head_kind != "auto":
+    structure["head_kind"] = head_kind
+  for key, value in structure.items():
+    cfg.model.overrides[key] = value
+  cfg.data.name, cfg.data.path = "fsdd", FSDD
+  cfg.data.quantization = quantization
+  cfg.data.levels = 65536 if quantization == "pcm16" else 256
+  cfg.data.window, cfg.data.hop = window, hop
+  cfg.data.labels, cfg.data.features = labels, features
+  if features == "log_mel":
+    cfg.data.num_mels = num_mels
+
+  set_train(cfg, batch_size=batch_size, num_steps=num_steps, learning_rate=learning_rate,
+            schedule="cosine", warmup_steps=500, grad_clip_norm=1.0, ema_decay=ema_decay,
+            log_every=100, eval_every=eval_every, eval_batch_size=64, eval_max_examples=512,
+            checkpoint_every=checkpoint_every, keep_checkpoints=0,  # Keep all.
+            sample_every=sample_every, num_samples=6)
+  return training.apply_variant(cfg, arg)
+
+
+def text_experiment(arg=None, *, size: str = "small", seq_len: int = 100, num_steps: int = 20_000,
+                    batch_size: int = 32, learning_rate: float = 2e-3, eval_every: int = 1000,
+                    checkpoint_every: int = 1000):
+  """The locked config of the char-RNN on tiny Shakespeare (the last 10% of the text is valid).
+
+  Karpathy's char-rnn setting: windows of ``seq_len`` characters from ``batch_size`` parallel
+  streams through the text, with the LSTM state carried from one window to the next (truncated
+  backpropagation through time, ``train.tbptt``), gradient clipping, and evaluation over the whole
+  validation text with the state carried. Adam with a cosine schedule replaces char-rnn's RMSProp
+  with step decay.
+  """
+  cfg = training.default_config()
+  cfg.seed = 0
+  cfg.model.name = "char_rnn"
+  cfg.model.size = size
+  cfg.data.name, cfg.data.path = "text", TINY_SHAKESPEARE
+  cfg.data.seq_len = seq_len
+
+  set_train(cfg, tbptt=True, batch_size=batch_size, num_steps=num_steps,
+            learning_rate=learning_rate, schedule="cosine", warmup_steps=200, grad_clip_norm=5.0,
+            log_every=100, eval_every=eval_every, eval_batch_size=64,
+            checkpoint_every=checkpoint_every, keep_checkpoints=0,  # Keep all.
+            num_samples=4)
+  return training.apply_variant(cfg, arg)

@@ -1,0 +1,23 @@
+r"""char-RNN at Karpathy's size (3 x 512 LSTM, dropout 0.5) on tiny Shakespeare.
+
+Model: Karpathy 2015, "The Unreasonable Effectiveness of Recurrent Neural Networks" (char-rnn:
+about 1.4-1.5 bits/char on tiny Shakespeare's validation text at this size); LSTM of Hochreiter &
+Schmidhuber 1997; truncated BPTT over windows of 100 characters, 64 parallel streams.
+
+Launch (a GPU; hours on a CPU)::
+
+  armodels train --config experiments/configs/char_rnn_shakespeare_paper.py --workdir runs/char_rnn_paper
+
+Data: ``../shared/data/tiny_shakespeare/input.txt`` (the last 10% is the validation text).
+
+``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny model, batch 8, 2 steps).
+"""
+
+from armodels_jax import training
+
+_common = training.load_config_module(__file__, "_common.py")
+
+
+def get_config(arg=None):
+  """Returns the locked config; ``arg='tiny'`` shrinks it to a seconds-long smoke run."""
+  return _common.text_experiment(arg, size="paper", batch_size=64, num_steps=50_000)

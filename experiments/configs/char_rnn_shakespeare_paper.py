@@ -1,8 +1,9 @@
 r"""char-RNN at Karpathy's size (3 x 512 LSTM, dropout 0.5) on tiny Shakespeare.
 
-Model: Karpathy 2015, "The Unreasonable Effectiveness of Recurrent Neural Networks" (char-rnn:
-about 1.4-1.5 bits/char on tiny Shakespeare's validation text at this size); LSTM of Hochreiter &
-Schmidhuber 1997; truncated BPTT over windows of 100 characters, 64 parallel streams.
+Model: Karpathy 2015, "The Unreasonable Effectiveness of Recurrent Neural Networks" (char-rnn: a
+validation loss of about 1.4-1.5 nats/char, i.e. 2.0-2.2 bits/char, on tiny Shakespeare at this
+size); LSTM of Hochreiter & Schmidhuber 1997; truncated BPTT over windows of 100 characters, 64
+parallel streams.
 
 Launch (a GPU; hours on a CPU)::
 

@@ -4,6 +4,7 @@ Every subcommand calls public functions that a notebook can call directly:
 
   armodels demo   [--workdir DIR] [--steps N] [--out DIR]   -> armodels_jax.demo.run_demo
   armodels train  --config experiments/configs/X.py[:arg] --workdir DIR [--config.field=value ...]
+                  [--distributed | --coordinator HOST:PORT --num-processes N --process-id I]
                                                            -> training.load_config, training.train_and_evaluate
   armodels eval   --workdir DIR [--npz FILE --key KEY] [--split valid|test] [--batch-size N] [--json]
                                                            -> training.restore, training.evaluate
@@ -51,11 +52,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
     raise CLIError(f"config file not found: {spec_path!r} (expected experiments/configs/<name>.py[:arg])")
   from armodels_jax import training  # pylint: disable=g-import-not-at-top
 
+  explicit = (args.coordinator, args.num_processes, args.process_id)
+  if args.distributed or any(a is not None for a in explicit):
+    # Before anything touches a device: every host then sees the devices of all hosts.
+    training.distributed.initialize(*explicit)
   cfg = training.load_config(args.config, args.overrides)
   result = training.train_and_evaluate(cfg, args.workdir)
-  if result:
+  if result and _is_main_process():
     print(_format_metrics(result))
   return 0
+
+
+def _is_main_process() -> bool:
+  import jax  # pylint: disable=g-import-not-at-top
+  return jax.process_index() == 0
 
 
 def _restore(workdir: str):
@@ -378,6 +388,12 @@ def build_parser() -> argparse.ArgumentParser:
                      "--config.train.num_steps=10 --config.model.size=small.")
   p.add_argument("--config", required=True, help="experiments/configs/<name>.py[:arg]")
   p.add_argument("--workdir", required=True, help="checkpoints and logs; an existing run resumes")
+  g = p.add_argument_group("multi-host (jax.distributed; see armodels_jax/training/distributed.py)")
+  g.add_argument("--distributed", action="store_true",
+                 help="join a multi-process run, detecting the cluster (TPU VM pod, SLURM, ...)")
+  g.add_argument("--coordinator", default=None, help="host:port of process 0 (implies --distributed)")
+  g.add_argument("--num-processes", type=int, default=None)
+  g.add_argument("--process-id", type=int, default=None)
   p.set_defaults(func=_cmd_train)
 
   p = sub.add_parser("eval", help="exact NLL of a checkpoint on a dataset split or an npz array")

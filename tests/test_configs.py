@@ -62,7 +62,9 @@ def test_tiny_variant_trains_two_steps(path, tmp_path):
   elif cfg.data.name.startswith("tfds:") or (cfg.data.path and not os.path.exists(cfg.data.path)):
     # tfds data cannot be prepared offline (the tfds path is tested with mock data in tests/data).
     embedded = EMBEDDED_FALLBACK.get(cfg.data.name, "digits")
-    cfg = training.load_config(path + ":tiny", overrides + [f"data.name={embedded}", "data.path="])
+    cfg = training.load_config(path + ":tiny", overrides + [
+        f"data.name={embedded}", "data.path=", "data.train_split=", "data.valid_split=",
+        "data.test_split="])
   workdir = str(tmp_path / "run")
   result = training.train_and_evaluate(cfg, workdir)
   assert result["step"] == 2

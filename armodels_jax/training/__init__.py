@@ -7,11 +7,13 @@ Public names::
   make_optimizer, make_schedule
   make_mesh, replicated, batch_sharding
   make_train_step
+  distributed (initialize, PreemptionFlag: multi-host start-up and preemption)
   train_and_evaluate, restore, evaluate, create_model
   MetricWriter, read_metrics
   save_image_grid
 """
 
+from armodels_jax.training import distributed
 from armodels_jax.training.config import apply_overrides
 from armodels_jax.training.config import apply_variant
 from armodels_jax.training.config import config_from_json
@@ -38,6 +40,7 @@ from armodels_jax.training.state import create_train_state
 from armodels_jax.training.steps import make_train_step
 
 __all__ = [
+    "distributed",
     "evaluate_recordings",
     "read_model_info",
     "apply_overrides",

@@ -16,6 +16,12 @@ parallel streams. With ``C = N // B``, the batch of step ``s`` is the windows ``
 exact. Stateful models are evaluated the same way: the eval windows in text order as contiguous streams,
 the state carried, the NLL per character over all of them.
 
+Multi-host (``training.distributed``): the same code runs on every host of a pod after
+``jax.distributed.initialize()``. ``train.batch_size`` is global; each host gathers its contiguous share
+of every global batch (``data.global_batch``); process 0 alone writes JSON, metrics, TensorBoard events
+and samples; every host takes part in each orbax save (written once into the shared workdir) and
+restores the latest one. On SIGTERM (preemption) all hosts stop at one agreed step after saving it.
+
 Glossary of dimension letters: B global batch, N examples in a split, C windows per stream, S eval
 streams, ``...`` the event shape.
 """
@@ -37,6 +43,7 @@ from armodels_jax import checkpointing
 from armodels_jax import data
 from armodels_jax import models
 from armodels_jax.training import config as config_lib
+from armodels_jax.training import distributed
 from armodels_jax.training import images
 from armodels_jax.training import metrics as metrics_lib
 from armodels_jax.training import optim
@@ -353,6 +360,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   schedule = optim.make_schedule(t)
   manager = checkpointing.make_manager(workdir, keep=t.keep_checkpoints)
   writer = metrics_lib.MetricWriter(workdir)
+  preemption = distributed.PreemptionFlag().__enter__()  # SIGTERM on a single process.
   try:
     start = manager.latest_step()
     if start is None:
@@ -433,7 +441,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
         last_eval = run_eval(step)
       if t.sample_every > 0 and _every(step, t.sample_every, last):
         save_samples(step)
-      if manager.reached_preemption(step):
+      # Multi-process: JAX's preemption notifier makes every host agree on the step.
+      if manager.reached_preemption(step) or preemption.requested:
         log.warning("preemption at step %d: saving and stopping", step)
         if saved_step != step:
           save(step)
@@ -448,6 +457,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       previous = metrics_lib.read_metrics(workdir, "train")
       last_train = previous[-1] if previous else {}
   finally:
+    preemption.__exit__()
     manager.wait_until_finished()
     manager.close()
     writer.close()

@@ -70,11 +70,21 @@ def dense_binarized_mnist(model_name: str, arg=None, *, size: str = "paper", ove
 
 MNIST = os.path.join(SHARED_DATA, "mnist")
 # Data sources of the image configs: data.name and its local path ('' for tfds and embedded data).
+# The data fields of each image dataset. tfds datasets: the papers validate on held-out training
+# images and report on the test split (ImageNet: on the official validation split, which has no labels
+# in the test sense; the last 1% of train validates).
 IMAGE_DATA = {
-    "binarized_mnist": ("binarized_mnist", BINARIZED_MNIST),
-    "mnist": ("mnist", MNIST),
-    "cifar10": ("tfds:cifar10", ""),
-    "digits": ("digits", ""),
+    "binarized_mnist": {"name": "binarized_mnist", "path": BINARIZED_MNIST},
+    "mnist": {"name": "mnist", "path": MNIST},
+    "cifar10": {"name": "tfds:cifar10", "train_split": "train[:90%]", "valid_split": "train[90%:]",
+                "test_split": "test"},
+    # Downsampled ImageNet (van den Oord et al. 2016, section 5): tfds's `imagenet_resized` (box
+    # resize of the full images; the papers' files, `downsampled_imagenet`, are no longer served).
+    "imagenet32": {"name": "tfds:imagenet_resized/32x32", "train_split": "train[:99%]",
+                   "valid_split": "train[99%:]", "test_split": "validation"},
+    "imagenet64": {"name": "tfds:imagenet_resized/64x64", "train_split": "train[:99%]",
+                   "valid_split": "train[99%:]", "test_split": "validation"},
+    "digits": {"name": "digits"},
 }
 
 
@@ -114,7 +124,8 @@ def image_experiment(model_name: str, data: str, arg=None, *, size: str = "paper
     kept.update(overrides or {})
   for key, value in kept.items():
     cfg.model.overrides[key] = value
-  cfg.data.name, cfg.data.path = IMAGE_DATA[data]
+  for field, value in IMAGE_DATA[data].items():
+    cfg.data[field] = value
 
   t = cfg.train
   t.batch_size = batch_size

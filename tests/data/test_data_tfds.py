@@ -56,3 +56,18 @@ def test_tfds_not_prepared_says_how_to_prepare(tmp_path):
 def test_tfds_unknown_dataset():
   with pytest.raises(ValueError, match="no dataset"):
     data.load("tfds:no_such_dataset_xyz")
+
+
+def test_cifar10_experiment_config_reads_its_three_splits():
+  """The CIFAR-10 configs validate on the last 10% of train and report on test (mock data)."""
+  import os  # pylint: disable=g-import-not-at-top
+  from armodels_jax import training  # pylint: disable=g-import-not-at-top
+  repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  cfg = training.load_config(os.path.join(repo, "experiments", "configs", "pixelcnn_cifar10.py"))
+  with tfds.testing.mock_data(num_examples=20):
+    ds = data.load(cfg.data.name, **training.config.data_options(cfg))
+  assert ds.event_shape == (32, 32, 3) and ds.num_levels == 256
+  # mock_data serves every split (slices included) with num_examples rows; the slicing is tfds's.
+  assert ds.valid is not None and ds.test is not None and ds.train.shape[0] == 20
+  assert (cfg.data.train_split, cfg.data.valid_split, cfg.data.test_split) == (
+      "train[:90%]", "train[90%:]", "test")

@@ -18,6 +18,7 @@ import textwrap
 
 import jax
 import numpy as np
+import pytest
 
 from armodels_jax import checkpointing
 from armodels_jax import training
@@ -151,3 +152,22 @@ def test_two_process_run_equals_single_process_run(tmp_path):
   assert valid_multi["n"] == valid_single["n"] == 32
   np.testing.assert_allclose(valid_multi["nll_nats"], valid_single["nll_nats"], rtol=1e-5)
   assert json.loads((multi / "model.json").read_text())["name"] == "made"
+
+
+def test_initialize_rejects_incomplete_or_bad_arguments():
+  from armodels_jax.training import distributed  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match="all of coordinator, num_processes and process_id"):
+    distributed.initialize("localhost:1234", None, None)
+  with pytest.raises(ValueError, match="process_id < num_processes"):
+    distributed.initialize("localhost:1234", 2, 2)
+  with pytest.raises(ValueError, match="host:port"):
+    distributed.initialize("localhost", 2, 0)
+  assert not distributed.is_initialized()
+
+
+def test_cli_reports_a_bad_launch_as_a_usage_error(tmp_path):
+  config = tmp_path / "c.py"
+  config.write_text(CONFIG)
+  done = subprocess.run(_train_cmd(config, tmp_path / "w", 1) + ["--coordinator", "localhost:1"],
+                        env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
+  assert done.returncode == 2 and "num_processes" in done.stderr, done.stderr

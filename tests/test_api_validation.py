@@ -105,3 +105,11 @@ def test_bits_per_dim():
   np.testing.assert_allclose(arm.bits_per_dim(logp, (8, 8, 1)), [1.0], rtol=1e-6)
   with pytest.raises(ValueError, match="non-empty event_shape"):
     arm.bits_per_dim(logp, ())
+
+
+def test_subpackages_are_reachable_from_the_package():
+  import armodels_jax as arm_pkg  # pylint: disable=g-import-not-at-top
+  for name in ("data", "training", "layers", "distributions", "sampling", "pretrained"):
+    assert getattr(arm_pkg, name).__name__ == f"armodels_jax.{name}"
+  with pytest.raises(AttributeError, match="no_such_thing"):
+    getattr(arm_pkg, "no_such_thing")

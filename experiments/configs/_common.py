@@ -78,8 +78,10 @@ IMAGE_DATA = {
     "mnist": {"name": "mnist", "path": MNIST},
     "cifar10": {"name": "tfds:cifar10", "train_split": "train[:90%]", "valid_split": "train[90%:]",
                 "test_split": "test"},
-    # Downsampled ImageNet (van den Oord et al. 2016, section 5): tfds's `imagenet_resized` (box
-    # resize of the full images; the papers' files, `downsampled_imagenet`, are no longer served).
+    # Downsampled ImageNet (van den Oord et al. 2016, section 5): tfds's `imagenet_resized` is a box
+    # resize of the same images; the papers' files (`downsampled_imagenet`) are no longer served, so
+    # numbers are close, not identical. Preparing it (`tfds build imagenet_resized/32x32
+    # --file_format=array_record`) needs the ImageNet archives, see tfds's instructions.
     "imagenet32": {"name": "tfds:imagenet_resized/32x32", "train_split": "train[:99%]",
                    "valid_split": "train[99%:]", "test_split": "validation"},
     "imagenet64": {"name": "tfds:imagenet_resized/64x64", "train_split": "train[:99%]",

@@ -1,21 +1,16 @@
 r"""PixelSNAIL on ImageNet 32x32 (downsampled).
 
 Reproduces: Chen, Mishra, Rohaninejad & Abbeel, "PixelSNAIL: An Improved Autoregressive Generative Model", ICML 2018, Table 1:
-PixelSNAIL, 3.80 bits/dim (on the ImageNet validation split). The architecture is the registry's ``paper`` size,
-the CIFAR-10 model; the paper's ImageNet model was larger and trained far longer. The optimizer
-settings (Adam, cosine schedule, gradient clipping, EMA weights) are ours.
+PixelSNAIL, 3.80 bits/dim (on the ImageNet validation split). Model: the registry's ``paper`` size (the
+CIFAR-10 one; the paper's ImageNet model was larger); optimizer settings ours.
 
 Launch (a GPU or TPU pod run; see experiments/tpu/ for a pod slice)::
 
   armodels train --config experiments/configs/pixelsnail_imagenet32.py --workdir runs/pixelsnail_imagenet32
   armodels train --config experiments/configs/pixelsnail_imagenet32.py:tiny --workdir /tmp/pixelsnail_imagenet32_tiny
 
-Data: tfds ``imagenet_resized/32x32`` (32x32x3, 256 levels; the last 1% of train validates, the
-official validation split is reported, as in the papers). The papers used the ``downsampled_imagenet``
-files of van den Oord et al. 2016, which tfds no longer serves; ``imagenet_resized`` is a box-resized
-version of the same images, so numbers are close but not identical. armodels_jax never downloads:
-prepare it once with ``tfds build imagenet_resized/32x32 --file_format=array_record`` (it needs the
-ImageNet archives, see tfds's instructions).
+Data: tfds ``imagenet_resized/32x32``, prepared once (``IMAGE_DATA`` in ``_common.py`` gives the splits
+and how it differs from the papers' files).
 
 ``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny model, batch 8, 2 steps).
 """

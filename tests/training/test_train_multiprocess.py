@@ -13,57 +13,22 @@ import json
 import os
 import socket
 import subprocess
-import sys
-import textwrap
 
 import jax
 import numpy as np
 import pytest
+
+import cli_runs
+from cli_runs import TIMEOUT
 
 from armodels_jax import checkpointing
 from armodels_jax import training
 from armodels_jax.training import metrics as metrics_lib
 from armodels_jax.training import state as state_lib
 
-CONFIG = textwrap.dedent("""
-    from armodels_jax import training
-
-    def get_config(arg=None):
-      cfg = training.default_config()
-      cfg.model.name = "made"  # draws a mask set per step from the step's RNG
-      cfg.model.size = "tiny"
-      cfg.data.name = "digits"
-      t = cfg.train
-      t.batch_size = 8  # global: 4 per process
-      t.num_steps = 6
-      t.optimizer = "adamw"
-      t.weight_decay = 1e-2
-      t.schedule = "constant"  # the relaunch changes num_steps; the schedule must not depend on it
-      t.warmup_steps = 2
-      t.learning_rate = 1e-2
-      t.grad_clip_norm = 1.0
-      t.ema_decay = 0.9
-      t.log_every = 1
-      t.eval_every = 0
-      t.eval_batch_size = 16
-      t.eval_max_examples = 32
-      t.checkpoint_every = 2
-      t.keep_checkpoints = 0
-      t.sample_every = 0
-      return cfg
-""")
-TIMEOUT = 300
-
-
-def _env():
-  env = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
-  env.pop("XLA_FLAGS", None)  # one CPU device per process
-  return env
-
 
 def _train_cmd(config, workdir, steps):
-  return [sys.executable, "-m", "armodels_jax.cli", "train", "--config", str(config), "--workdir",
-          str(workdir), f"--config.train.num_steps={steps}"]
+  return cli_runs.train_cmd(config, workdir, steps, "train.checkpoint_every=2")
 
 
 def _free_port() -> int:
@@ -78,7 +43,7 @@ def _run_two_processes(config, workdir, steps):
   procs = [subprocess.Popen(
       _train_cmd(config, workdir, steps) + ["--coordinator", address, "--num-processes", "2",
                                             "--process-id", str(i)],
-      env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+      env=cli_runs.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
   outs = []
   try:
     for p in procs:
@@ -111,11 +76,10 @@ def _losses(workdir):
 
 
 def test_two_process_run_equals_single_process_run(tmp_path):
-  config = tmp_path / "made_digits_tiny.py"
-  config.write_text(CONFIG)
+  config = cli_runs.write_config(tmp_path)
   single, multi = tmp_path / "single", tmp_path / "multi"
 
-  ref = subprocess.run(_train_cmd(config, single, 6), env=_env(), capture_output=True, text=True,
+  ref = subprocess.run(_train_cmd(config, single, 6), env=cli_runs.env(), capture_output=True, text=True,
                        timeout=TIMEOUT)
   assert ref.returncode == 0, ref.stderr[-4000:]
 
@@ -134,7 +98,7 @@ def test_two_process_run_equals_single_process_run(tmp_path):
   np.testing.assert_allclose(loss_multi, loss_single, rtol=1e-5)
   assert sorted(int(d) for d in os.listdir(multi / "checkpoints") if d.isdigit()) == [2, 4, 6]
 
-  cfg = training.load_config(str(config))
+  cfg = training.load_config(config, list(cli_runs.OVERRIDES))
   a, b = _params(single, cfg, 6), _params(multi, cfg, 6)
   assert int(a["step"]) == int(b["step"]) == 6
   for name in ("params", "ema_params"):
@@ -166,8 +130,7 @@ def test_initialize_rejects_incomplete_or_bad_arguments():
 
 
 def test_cli_reports_a_bad_launch_as_a_usage_error(tmp_path):
-  config = tmp_path / "c.py"
-  config.write_text(CONFIG)
+  config = cli_runs.write_config(tmp_path)
   done = subprocess.run(_train_cmd(config, tmp_path / "w", 1) + ["--coordinator", "localhost:1"],
-                        env=_env(), capture_output=True, text=True, timeout=TIMEOUT)
+                        env=cli_runs.env(), capture_output=True, text=True, timeout=TIMEOUT)
   assert done.returncode == 2 and "num_processes" in done.stderr, done.stderr

@@ -3,36 +3,22 @@ relaunching the same command resumes there and ends exactly where an uninterrupt
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import jax
 import numpy as np
 
+import cli_runs
+from cli_runs import TIMEOUT
+
 from armodels_jax import checkpointing
 from armodels_jax.training import metrics as metrics_lib
 
-TIMEOUT = 240
-# MADE tiny on the embedded digits, a constant learning rate (the relaunch changes num_steps).
-OVERRIDES = ["--config.model.name=made", "--config.model.size=tiny", "--config.data.name=digits",
-             "--config.train.batch_size=8", "--config.train.schedule=constant",
-             "--config.train.warmup_steps=0", "--config.train.learning_rate=0.01",
-             "--config.train.log_every=1", "--config.train.eval_every=0",
-             "--config.train.eval_max_examples=16", "--config.train.checkpoint_every=0",
-             "--config.train.sample_every=0", "--config.train.ema_decay=0.9"]
-CONFIG = "from armodels_jax import training\n\ndef get_config(arg=None):\n  return training.default_config()\n"
-
 
 def _cmd(config, workdir, steps):
-  return [sys.executable, "-m", "armodels_jax.cli", "train", "--config", str(config), "--workdir",
-          str(workdir), f"--config.train.num_steps={steps}"] + OVERRIDES
-
-
-def _env():
-  return dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
+  return cli_runs.train_cmd(config, workdir, steps, "train.checkpoint_every=0")
 
 
 def _params(workdir, step):
@@ -42,10 +28,9 @@ def _params(workdir, step):
 
 
 def test_sigterm_saves_and_the_relaunch_resumes_exactly(tmp_path):
-  config = tmp_path / "base.py"
-  config.write_text(CONFIG)
+  config = cli_runs.write_config(tmp_path)
   run = tmp_path / "preempted"
-  proc = subprocess.Popen(_cmd(config, run, 100_000), env=_env(), stdout=subprocess.PIPE,
+  proc = subprocess.Popen(_cmd(config, run, 100_000), env=cli_runs.env(), stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
   try:
     deadline = time.monotonic() + TIMEOUT
@@ -66,7 +51,7 @@ def test_sigterm_saves_and_the_relaunch_resumes_exactly(tmp_path):
   # Relaunch to stopped + 3 steps, and compare with a run that was never stopped.
   end = stopped + 3
   for workdir in (run, tmp_path / "straight"):
-    done = subprocess.run(_cmd(config, workdir, end), env=_env(), capture_output=True, text=True,
+    done = subprocess.run(_cmd(config, workdir, end), env=cli_runs.env(), capture_output=True, text=True,
                           timeout=TIMEOUT)
     assert done.returncode == 0, done.stderr[-3000:]
   steps = [r["step"] for r in metrics_lib.read_metrics(str(run), "train")]

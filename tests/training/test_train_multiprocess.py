@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 
 import cli_runs
+import train_checks
 from cli_runs import TIMEOUT
 
 from armodels_jax import checkpointing
 from armodels_jax import training
 from armodels_jax.training import metrics as metrics_lib
-from armodels_jax.training import state as state_lib
 
 
 def _train_cmd(config, workdir, steps):
@@ -58,17 +58,6 @@ def _run_two_processes(config, workdir, steps):
   return outs
 
 
-def _params(workdir, cfg, step):
-  model, _, _ = training.restore(str(workdir))
-  target = state_lib.state_to_dict(state_lib.abstract_train_state(
-      model, training.make_optimizer(cfg.train), training.make_mesh()))
-  manager = checkpointing.make_manager(str(workdir), read_only=True)
-  try:
-    state = jax.device_get(checkpointing.restore_state(manager, step, target))
-  finally:
-    manager.close()
-  return state
-
 
 def _losses(workdir):
   rows = metrics_lib.read_metrics(str(workdir), "train")
@@ -99,7 +88,7 @@ def test_two_process_run_equals_single_process_run(tmp_path):
   assert sorted(int(d) for d in os.listdir(multi / "checkpoints") if d.isdigit()) == [2, 4, 6]
 
   cfg = training.load_config(config, list(cli_runs.OVERRIDES))
-  a, b = _params(single, cfg, 6), _params(multi, cfg, 6)
+  a, b = train_checks.load_state(single, cfg, 6), train_checks.load_state(multi, cfg, 6)
   assert int(a["step"]) == int(b["step"]) == 6
   for name in ("params", "ema_params"):
     flat_a, flat_b = jax.tree.leaves(a[name]), jax.tree.leaves(b[name])
@@ -107,7 +96,7 @@ def test_two_process_run_equals_single_process_run(tmp_path):
     for x, y in zip(flat_a, flat_b):
       np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
   # The parameters moved: equality is not that of two untouched initialisations.
-  init = _params(single, cfg, 2)
+  init = train_checks.load_state(single, cfg, 2)
   assert any(not np.allclose(x, y) for x, y in zip(jax.tree.leaves(init["params"]),
                                                   jax.tree.leaves(a["params"])))
 

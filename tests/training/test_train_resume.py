@@ -2,6 +2,7 @@
 
 import jax
 import numpy as np
+import train_checks
 
 from armodels_jax import checkpointing
 from armodels_jax import training
@@ -34,17 +35,6 @@ def _config():
   return cfg
 
 
-def _load_state(workdir, cfg, step):
-  model, _, _ = training.restore(workdir)
-  mesh = training.make_mesh()
-  target = state_lib.state_to_dict(
-      state_lib.abstract_train_state(model, training.make_optimizer(cfg.train), mesh))
-  manager = checkpointing.make_manager(workdir, read_only=True)
-  try:
-    return jax.device_get(checkpointing.restore_state(manager, step, target))
-  finally:
-    manager.close()
-
 
 def test_resume_matches_uninterrupted_run(tmp_path):
   cfg = _config()
@@ -63,7 +53,7 @@ def test_resume_matches_uninterrupted_run(tmp_path):
   losses = lambda d: {r["step"]: r["loss"] for r in metrics_lib.read_metrics(d, "train")}  # noqa: E731
   assert losses(full_dir) == losses(resumed_dir)
 
-  a, b = _load_state(full_dir, cfg, 5), _load_state(resumed_dir, cfg, 5)
+  a, b = train_checks.load_state(full_dir, cfg, 5), train_checks.load_state(resumed_dir, cfg, 5)
   assert int(a["step"]) == int(b["step"]) == 5
   # The optimizer state comes back with its named tuples, not as lists.
   assert jax.tree.structure(a) == jax.tree.structure(b)

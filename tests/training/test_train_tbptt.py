@@ -21,6 +21,7 @@ import textwrap
 import jax
 import numpy as np
 import pytest
+import train_checks
 
 import armodels_jax as arm
 from armodels_jax import checkpointing
@@ -153,17 +154,6 @@ def test_tiny_tbptt_run_learns_and_writes_text(tmp_path):
   assert len("".join(paragraphs)) >= 2 * 8 - 2 and set(sample) <= set(vocab)
 
 
-def _load_state(workdir, cfg, step):
-  model, _, _ = training.restore(workdir)
-  target = state_lib.state_to_dict(state_lib.abstract_train_state(
-      model, training.make_optimizer(cfg.train), training.make_mesh(),
-      carry_batch_size=cfg.train.batch_size))
-  manager = checkpointing.make_manager(workdir, read_only=True)
-  try:
-    return jax.device_get(checkpointing.restore_state(manager, step, target))
-  finally:
-    manager.close()
-
 
 def test_resume_matches_uninterrupted_run(tmp_path):
   path = _write_text(tmp_path, n=500)  # 450 train characters, 50 valid
@@ -178,7 +168,7 @@ def test_resume_matches_uninterrupted_run(tmp_path):
 
   losses = lambda d: {r["step"]: r["loss"] for r in metrics_lib.read_metrics(d, "train")}  # noqa: E731
   assert losses(full_dir) == losses(resumed_dir)
-  a, b = _load_state(full_dir, cfg, 7), _load_state(resumed_dir, cfg, 7)
+  a, b = train_checks.load_state(full_dir, cfg, 7, cfg.train.batch_size), train_checks.load_state(resumed_dir, cfg, 7, cfg.train.batch_size)
   assert set(a) == {"step", "params", "opt_state", "ema_params", "rng", "carry"}
   for name in ("params", "ema_params", "opt_state", "rng", "carry"):
     for x, y in zip(jax.tree.leaves(a[name]), jax.tree.leaves(b[name])):
@@ -189,7 +179,7 @@ def test_resume_matches_uninterrupted_run(tmp_path):
   np.testing.assert_array_equal(a["carry"]["token"], ds.train[np.arange(4) * 3, -1])
   assert np.abs(a["carry"]["h"]).max() > 0
   # The carry checkpointed at step 4 (after the reset at step 3), which the resumed run continued from.
-  mid = _load_state(resumed_dir, cfg, 4)
+  mid = train_checks.load_state(resumed_dir, cfg, 4, cfg.train.batch_size)
   np.testing.assert_array_equal(mid["carry"]["token"], ds.train[np.arange(4) * 3, -1])
   assert full["valid_nll_nats"] == resumed["valid_nll_nats"]
 

@@ -39,10 +39,7 @@ log = logging.getLogger(__name__)
 
 def is_initialized() -> bool:
   """Whether `jax.distributed.initialize` has run in this process."""
-  try:
-    return jax.distributed.is_initialized()
-  except AttributeError:  # Older JAX: no public query; fall back to the process count.
-    return jax.process_count() > 1
+  return jax.distributed.is_initialized()
 
 
 def initialize(coordinator: str | None = None, num_processes: int | None = None,

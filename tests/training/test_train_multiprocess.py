@@ -58,7 +58,6 @@ def _run_two_processes(config, workdir, steps):
   return outs
 
 
-
 def _losses(workdir):
   rows = metrics_lib.read_metrics(str(workdir), "train")
   return [r["step"] for r in rows], np.array([r["loss"] for r in rows])

@@ -11,20 +11,16 @@ import jax
 import numpy as np
 
 import cli_runs
+import train_checks
 from cli_runs import TIMEOUT
 
 from armodels_jax import checkpointing
+from armodels_jax import training
 from armodels_jax.training import metrics as metrics_lib
 
 
 def _cmd(config, workdir, steps):
   return cli_runs.train_cmd(config, workdir, steps, "train.checkpoint_every=0")
-
-
-def _params(workdir, step):
-  from armodels_jax import training  # pylint: disable=g-import-not-at-top
-  _, variables, _ = training.restore(str(workdir), step=step)
-  return jax.tree.leaves(jax.device_get(variables["params"]))
 
 
 def test_sigterm_saves_and_the_relaunch_resumes_exactly(tmp_path):
@@ -56,7 +52,9 @@ def test_sigterm_saves_and_the_relaunch_resumes_exactly(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
   steps = [r["step"] for r in metrics_lib.read_metrics(str(run), "train")]
   assert steps == list(range(1, end + 1))  # nothing lost, nothing repeated
-  resumed, straight = _params(run, end), _params(tmp_path / "straight", end)
+  cfg = training.load_config(config, list(cli_runs.OVERRIDES))
+  resumed = jax.tree.leaves(train_checks.load_state(run, cfg, end))
+  straight = jax.tree.leaves(train_checks.load_state(tmp_path / "straight", cfg, end))
   assert len(resumed) == len(straight) > 0
-  for a, b in zip(resumed, straight):
+  for a, b in zip(resumed, straight):  # params, EMA, optimizer state, RNG: bit for bit
     np.testing.assert_array_equal(a, b)

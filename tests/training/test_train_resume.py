@@ -35,7 +35,6 @@ def _config():
   return cfg
 
 
-
 def test_resume_matches_uninterrupted_run(tmp_path):
   cfg = _config()
   full_dir, resumed_dir = str(tmp_path / "full"), str(tmp_path / "resumed")

@@ -35,7 +35,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-_DIMS = ("NHWC", "HWIO", "NHWC")
+from armodels_jax.layers import conv_ops
 
 
 def gate(pre: jnp.ndarray) -> jnp.ndarray:
@@ -76,8 +76,7 @@ class VerticalConv(nn.Module):
     """``x [B, H, W, F_in] -> [B, H, W, F_out]``; output row r sees input rows <= r."""
     half = self.kernel_size // 2
     padded = jnp.pad(x, ((0, 0), (half, 0), (half, half), (0, 0)))
-    y = jax.lax.conv_general_dilated(padded, self.kernel, (1, 1), "VALID",
-                                     dimension_numbers=_DIMS)
+    y = conv_ops.conv2d(padded, self.kernel)
     return y + self.bias.reshape(1, 1, 1, -1)
 
   def row(self, window: jnp.ndarray) -> jnp.ndarray:
@@ -91,8 +90,7 @@ class VerticalConv(nn.Module):
     Returns:
       ``[B, W, F_out]``, output row r.
     """
-    y = jax.lax.conv_general_dilated(window, self.kernel, (1, 1), "VALID",
-                                     dimension_numbers=_DIMS)  # [B, 1, W, F_out]
+    y = conv_ops.conv2d(window, self.kernel)  # [B, 1, W, F_out]
     return y[:, 0] + self.bias.reshape(1, 1, -1)
 
 
@@ -128,8 +126,7 @@ class HorizontalConv(nn.Module):
     width = x.shape[2]
     padded = jnp.pad(x, ((0, 0), (0, 0), (half, 0), (0, 0)))  # column j at j + half
     # Output j reads padded columns j .. j + taps - 1, i.e. input j - half .. j - half + taps - 1.
-    y = jax.lax.conv_general_dilated(padded, self.kernel, (1, 1), "VALID",
-                                     dimension_numbers=_DIMS)  # [B, H, W + half + 1 - taps, F_out]
+    y = conv_ops.conv2d(padded, self.kernel)  # [B, H, W + half + 1 - taps, F_out]
     return y[:, :, :width] + self.bias.reshape(1, 1, 1, -1)
 
   def pixel(self, window: jnp.ndarray) -> jnp.ndarray:

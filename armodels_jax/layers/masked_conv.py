@@ -33,8 +33,9 @@ from typing import Optional
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from armodels_jax.layers import masks
+from armodels_jax.layers import conv_ops, masks
 
 
 class MaskedConv2D(nn.Module):
@@ -47,6 +48,7 @@ class MaskedConv2D(nn.Module):
     num_groups: channel groups of the order within a pixel (image channels).
     decode: one output pixel per call (see module docstring).
     width: image width W, needed by the decode ring buffer.
+    conv_method: how the full pass convolves (:func:`armodels_jax.layers.conv_ops.conv2d`).
   """
 
   features: int
@@ -55,8 +57,10 @@ class MaskedConv2D(nn.Module):
   num_groups: int = 1
   decode: bool = False
   width: Optional[int] = None
+  conv_method: str = "auto"
 
-  def _kernel(self, in_channels: int) -> tuple[jnp.ndarray, jnp.ndarray]:
+  def _kernel(self, in_channels: int) -> tuple[jnp.ndarray, np.ndarray, jnp.ndarray]:
+    """The unmasked kernel ``[R, k, C_in, C_out]``, its NumPy mask and the bias."""
     rows = self.kernel_size // 2 + 1
     kernel = self.param(
         "kernel", nn.initializers.lecun_normal(),
@@ -64,7 +68,7 @@ class MaskedConv2D(nn.Module):
     bias = self.param("bias", nn.initializers.zeros, (self.features,))
     mask = masks.spatial_mask(self.kernel_size, in_channels, self.features,
                               self.mask_type, self.num_groups)
-    return kernel * mask, bias
+    return kernel, mask, bias
 
   @nn.compact
   def __call__(self, x: jnp.ndarray,
@@ -80,14 +84,13 @@ class MaskedConv2D(nn.Module):
     Returns:
       ``[B, H, W, features]`` in full mode, ``[B, features]`` in decode mode.
     """
-    kernel, bias = self._kernel(x.shape[-1])  # [R, k, C_in, C_out]
+    kernel, mask, bias = self._kernel(x.shape[-1])  # [R, k, C_in, C_out]
     half = self.kernel_size // 2
     if not self.decode:
       padded = jnp.pad(x, ((0, 0), (half, 0), (half, half), (0, 0)))
-      y = jax.lax.conv_general_dilated(
-          padded, kernel, window_strides=(1, 1), padding="VALID",
-          dimension_numbers=("NHWC", "HWIO", "NHWC"))
+      y = conv_ops.conv2d(padded, kernel, mask=mask, method=self.conv_method)
       return y + bias.reshape(1, 1, 1, -1)
+    kernel = kernel * jnp.asarray(mask, kernel.dtype)
     if pos is None:
       raise ValueError("decode mode needs the output position pos=(i, j)")
     i, j = pos

@@ -53,6 +53,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from armodels_jax.layers import conv_ops
+
 _DIMS = ("NHWC", "HWIO", "NHWC")
 # LeCun scaling with an untruncated normal: the truncated normal's inverse-erf
 # makes initialisation compile several times slower on a CPU.
@@ -133,9 +135,7 @@ class _ShiftedConv(nn.Module):
 
   def _conv(self, window: jnp.ndarray, kernel, bias, row_stride: int = 0) -> jnp.ndarray:
     s = self.stride
-    y = jax.lax.conv_general_dilated(
-        window, kernel, window_strides=(row_stride or s, s), padding="VALID",
-        dimension_numbers=_DIMS)
+    y = conv_ops.conv2d(window, kernel, strides=(row_stride or s, s))
     return y + bias.reshape(1, 1, 1, -1)
 
   def _buffer(self, x: Optional[jnp.ndarray], width: Optional[int]):

@@ -5,6 +5,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
+# Huge pages for glibc's allocator: XLA's CPU steps page-fault much less (armodels_jax/runtime_env.py).
+export GLIBC_TUNABLES := $(if $(GLIBC_TUNABLES),$(GLIBC_TUNABLES):)glibc.malloc.hugetlb=1
 
 .PHONY: demo test install clean
 

@@ -14,19 +14,26 @@ and ``arm.pretrained`` are imported on first use (they pull in orbax, tfds, audi
 """
 
 import importlib
-
-from armodels_jax import models
-from armodels_jax.api import bits_per_dim, init, log_prob, sample
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-_LAZY = ("data", "distributions", "layers", "pretrained", "sampling", "training")
+_LAZY = ("data", "distributions", "layers", "models", "pretrained", "sampling", "training")
+_API = ("bits_per_dim", "init", "log_prob", "sample")
 
-__all__ = ["bits_per_dim", "init", "log_prob", "models", "sample", "__version__", *_LAZY]
+__all__ = [*_API, "__version__", *_LAZY]
+
+if TYPE_CHECKING:  # for readers and type checkers; at run time these load on first use
+  from armodels_jax import models  # noqa: F401
+  from armodels_jax.api import bits_per_dim, init, log_prob, sample  # noqa: F401
 
 
 def __getattr__(name):
-  # Subpackages with heavy imports (orbax, tfds, soundfile): imported on first use.
+  # Everything loads on first use, so that `import armodels_jax.cli` (the `armodels` command) starts
+  # without JAX and can re-execute itself cheaply (armodels_jax.runtime_env); the subpackages pull in
+  # orbax, tfds and audio libraries.
   if name in _LAZY:
     return importlib.import_module(f"armodels_jax.{name}")
+  if name in _API:
+    return getattr(importlib.import_module("armodels_jax.api"), name)
   raise AttributeError(f"module 'armodels_jax' has no attribute {name!r}")

@@ -26,6 +26,8 @@ import sys
 import zipfile
 from collections.abc import Sequence
 
+from armodels_jax import runtime_env
+
 PROG = "armodels"
 EXIT_USAGE = 2
 
@@ -447,7 +449,13 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-  """Runs the CLI; returns the exit status (0, or 2 for a user error)."""
+  """Runs the CLI; returns the exit status (0, or 2 for a user error).
+
+  Run as a command (``argv`` None), it first re-executes itself with the allocator setting of
+  :mod:`armodels_jax.runtime_env` when the environment lacks it.
+  """
+  if argv is None:
+    runtime_env.reexec_tuned(["-m", "armodels_jax.cli", *sys.argv[1:]])
   args = _parse(sys.argv[1:] if argv is None else list(argv))
   if os.environ.get("ARMODELS_DEBUG"):
     return args.func(args)

@@ -31,8 +31,20 @@ EoNADE (:class:`DeepNADE`, registry name ``eonade``)
     sum of per-dimension contributions (``[B, D, H1]``); the deeper layers run
     on ``B * D`` rows and step t needs only output dimension ``o_t`` (a gather of
     output-weight columns): ``O(D (H1 H2 + H2 P))`` per example and ordering
-    instead of ``O(D * network)``. Orderings go through ``lax.map``, so memory
-    holds one ordering's ``B * D * H`` activations at a time.
+    instead of ``O(D * network)``.
+  * The ensemble's likelihood (:func:`ensemble_log_probs`) batches the
+    orderings: a ``lax.scan`` over the D steps carries the first-layer
+    pre-activation of every (ordering, example) pair, ``[K, B, H1]``, and adds
+    one column per step, the dimension ``o_t`` that ordering just observed (as
+    NADE does, Larochelle & Murray 2011, Algorithm 1); each step runs the
+    deeper layers on ``K * B`` rows, one matrix product whose working set
+    stays in cache. Measured on a shared 2-core CPU (2 hidden layers of 500,
+    128 orderings, binarized MNIST, batch 16): 3.4 images per CPU-second
+    (about 83 GMAC/s, the speed of a bare chain of the same matrix products)
+    against 2.2 for the per-ordering path (a cumulative sum over
+    ``[B, D, H1]`` per ordering, ``lax.map`` over the orderings), which
+    remains selectable (:meth:`_OrderAgnosticNADE.member_log_probs` with
+    ``batched=False``) and is what NADE-k uses.
   * Decode path: the cache holds the first-layer pre-activation ``[B, H1]``;
     step t adds the columns of the dimension visited at t - 1 and runs the deeper
     layers for one output dimension, ``O(H1 H2)`` per step.
@@ -87,7 +99,10 @@ from armodels_jax.models.base import ARModel
 
 ACTIVATIONS = {"relu": nn.relu, "tanh": jnp.tanh, "sigmoid": nn.sigmoid}
 # Rows (examples times steps) NADE-k evaluates at once along an ordering.
-_NADEK_ROWS = 8192
+_NADEK_ROWS = 2048
+# Rows (orderings times examples) of one step of the batched ensemble evaluation: the deeper
+# layers' matrix product at each step, sized to stay in cache.
+_ENSEMBLE_ROWS = 2048
 
 
 @functools.lru_cache(maxsize=32)
@@ -198,6 +213,49 @@ def prefix_preacts(w: Weights, xf: jnp.ndarray, order: jnp.ndarray) -> jnp.ndarr
   return excl + base.reshape(1, 1, -1)
 
 
+def ensemble_log_probs(w: Weights, act, head, xf: jnp.ndarray, x_flat: jnp.ndarray,
+                       orders: jnp.ndarray) -> jnp.ndarray:
+  """Exact log-likelihood of each ordering of a deep NADE (EoNADE), orderings batched.
+
+  A ``lax.scan`` over the steps t carries the first-layer pre-activation of
+  every (ordering, example) pair; step t runs the deeper layers on the ``K * B``
+  rows, reads out dimension ``o_t`` of each ordering, and adds that dimension's
+  first-layer column (``(x_j - u_j) W_j + M_j``, as in :func:`prefix_preacts`).
+
+  Args:
+    w: the weights.
+    act: the hidden activation.
+    head: the likelihood head.
+    xf: ``[B, D]`` scaled values.
+    x_flat: ``[B, D]`` int levels.
+    orders: ``[K, D]`` orderings.
+
+  Returns:
+    ``[K, B]`` nats, ``log p_k(x)`` of each ordering.
+  """
+  out_kernel = jnp.moveaxis(w.out_kernel, 1, 0)  # [D, H, P]
+  x_ord = jnp.transpose(xf[:, orders], (2, 1, 0))  # [T, K, B]
+  levels_ord = jnp.transpose(x_flat[:, orders], (2, 1, 0))  # [T, K, B]
+  base = w.in_bias + w.fill @ w.in_kernel  # [H1]
+
+  def step(carry, inputs):
+    pre, total = carry  # [K, B, H1], [K, B]
+    dims, x_t, level_t = inputs  # [K], [K, B], [K, B]
+    h = deeper(w, pre, act)  # [K, B, H]
+    raw = jnp.einsum("kbh,khp->kbp", h, out_kernel[dims]) + w.out_bias[dims][:, None, :]
+    total = total + head.log_prob(raw, level_t)
+    column = (x_t - w.fill[dims][:, None])[..., None] * w.in_kernel[dims][:, None, :]  # [K, B, H1]
+    if w.mask_kernel is not None:
+      column = column + w.mask_kernel[dims][:, None, :]
+    return (pre + column, total), None
+
+  num_orderings, batch = orders.shape[0], xf.shape[0]
+  pre = jnp.broadcast_to(base, (num_orderings, batch, base.shape[0]))
+  total = jnp.zeros((num_orderings, batch), jnp.float32)
+  (_, total), _ = jax.lax.scan(step, (pre, total), (orders.T, x_ord, levels_ord))
+  return total
+
+
 def _cumsum(x: jnp.ndarray) -> jnp.ndarray:
   """Inclusive cumulative sum over axis 1 of ``[B, T, H]``.
 
@@ -248,6 +306,8 @@ class _OrderAgnosticNADE(ARModel):
   has_decode: ClassVar[bool] = True
   uses_mask: ClassVar[bool] = True
   learns_fill: ClassVar[bool] = False
+  # The ensemble's likelihood may batch the orderings (:func:`ensemble_log_probs`).
+  batches_orderings: ClassVar[bool] = False
 
   # ----- configuration
 
@@ -426,15 +486,39 @@ class _OrderAgnosticNADE(ARModel):
     if not reduce:
       raise ValueError(
           f"reduce=False needs one ordering, got an ensemble of {self.num_orderings}")
+    per_k = self.member_log_probs(x)  # [K, B]
+    return jax.nn.logsumexp(per_k, axis=0) - math.log(self.num_orderings)
+
+  def member_log_probs(self, x: jnp.ndarray, batched: bool = True) -> jnp.ndarray:
+    """Exact log-likelihood of each ordering of the ensemble: ``[K, B]`` nats.
+
+    Args:
+      x: ``[B, *event_shape]`` int.
+      batched: the orderings batched in one scan over the steps
+        (:func:`ensemble_log_probs`, where the subclass supports it: EoNADE),
+        in groups of about ``_ENSEMBLE_ROWS`` rows; else one ordering at a time
+        through :meth:`ordered_raw` (``lax.map``).
+    """
     w = self.weights()
     xf, x_flat = self.flat_unit_input(x), x.reshape(x.shape[0], -1)
+    orders = jnp.asarray(self.orderings())  # [K, D]
+    if batched and self.batches_orderings:
+      num_orderings, batch = orders.shape[0], x.shape[0]
+      groups = -(-num_orderings * batch // _ENSEMBLE_ROWS)  # of about _ENSEMBLE_ROWS rows
+      group = -(-num_orderings // groups)
+      groups = -(-num_orderings // group)
+      padded = jnp.concatenate(  # whole groups: repeat ordering 0, dropped below
+          [orders, jnp.broadcast_to(orders[:1], (groups * group - num_orderings, self.num_dims))])
+      per_k = jax.lax.map(
+          lambda o: ensemble_log_probs(w, self.act, self.head, xf, x_flat, o),
+          padded.reshape(groups, group, self.num_dims))  # [G, group, B]
+      return per_k.reshape(groups * group, batch)[:num_orderings]
 
     def one_ordering(order):  # [D] -> [B]
       raw = self.ordered_raw(w, xf, order)  # [B, T, P]
       return self.head.log_prob(raw, x_flat[:, order]).sum(-1)
 
-    per_k = jax.lax.map(one_ordering, jnp.asarray(self.orderings()))  # [K, B]
-    return jax.nn.logsumexp(per_k, axis=0) - math.log(self.num_orderings)
+    return jax.lax.map(one_ordering, orders)  # [K, B]
 
   def sampling_plan(self, key: jax.Array, prefix: jnp.ndarray,
                     prefix_len: jnp.ndarray, cond: Any = None):
@@ -478,6 +562,8 @@ class DeepNADE(_OrderAgnosticNADE):
 
   Attributes: see :class:`_OrderAgnosticNADE`.
   """
+
+  batches_orderings: ClassVar[bool] = True
 
   def ordered_raw(self, w, xf, order):
     h = deeper(w, prefix_preacts(w, xf, order), self.act)  # [B, T, H]

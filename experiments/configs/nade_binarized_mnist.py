@@ -5,9 +5,10 @@ Table 2 (binarized MNIST): NADE 88.86 nats (test negative log-likelihood). The p
 stochastic gradient descent and early stopping; the optimizer settings here (Adam, cosine schedule, EMA)
 are ours, and the stored data have no test split, so the validation split is reported.
 
-Budget: 1,500 steps (3 epochs) at a peak learning rate of 3e-3, about 15 minutes on a 2-core CPU, where
-this model ran at 1.5-2 steps/s (batch 100; ``prefix_sum="auto"`` takes the ``lax.scan`` form there).
-That is far from convergence: on an accelerator raise ``--config.train.num_steps`` (and lower the
+Budget: 1,500 steps (3 epochs) at a peak learning rate of 3e-3. The first runs on a 2-core CPU went at
+1.5-2 steps/s (batch 100, the plain ``lax.scan`` form); ``prefix_sum="auto"`` now takes the ``"fused"``
+scan with the paper's O(H D) hand-written gradient there, about 6x faster (BENCHMARKS.md, "Training
+speed"). 1,500 steps is far from convergence: raise ``--config.train.num_steps`` (and lower the
 learning rate) to approach the published number.
 
 Launch::

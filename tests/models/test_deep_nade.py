@@ -154,6 +154,29 @@ def test_log_prob_matches_float64_reference(case):
   np.testing.assert_allclose(np.asarray(arm.log_prob(single, variables, xs)), per_k[0], atol=2e-5)
 
 
+
+@pytest.mark.parametrize("shape,levels,orderings,batch,rows", [
+    ((4,), 2, 5, 7, 2048),  # one group of orderings
+    ((3, 5, 1), 3, 7, 4, 12),  # groups of 3 orderings (the last one padded), categorical head
+])
+def test_batched_ensemble_equals_per_ordering(monkeypatch, shape, levels, orderings, batch, rows):
+  """EoNADE's batched ensemble evaluation (every ordering's first-layer pre-activation updated
+  one column per step, orderings batched) equals the per-ordering path (a cumulative sum per
+  ordering, ``lax.map`` over orderings) on a tiny model, ordering by ordering."""
+  monkeypatch.setattr(arm.models.deep_nade, "_ENSEMBLE_ROWS", rows)
+  model = arm.models.create("eonade", event_shape=shape, num_levels=levels, size="tiny",
+                            num_orderings=orderings)
+  variables = _random_variables(model, seed=3)
+  x = jnp.asarray(np.random.default_rng(4).integers(0, levels, (batch,) + shape), jnp.int32)
+  members = lambda batched: np.asarray(model.apply(variables, x, batched=batched,
+                                                   method=model.member_log_probs))
+  batched, per_ordering = members(True), members(False)
+  assert batched.shape == (orderings, batch)
+  np.testing.assert_allclose(batched, per_ordering, rtol=1e-6, atol=2e-5)
+  assert np.abs(per_ordering[0] - per_ordering[1]).max() > 1e-2  # the orderings differ
+  mixture = logsumexp(per_ordering.astype(np.float64), axis=0) - math.log(orderings)
+  np.testing.assert_allclose(np.asarray(arm.log_prob(model, variables, x)), mixture, atol=2e-5)
+
 def test_reference_catches_a_wrong_ordering():
   """The reference comparison above fails when the model's ordering is not the one used."""
   model, variables = _model("eonade_bin")

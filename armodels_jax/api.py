@@ -81,7 +81,8 @@ def init(model: ARModel, key: jax.Array, cond: Any = None) -> dict:
   _check_model(model)
   model.check_request(cond=cond)
   x = jnp.zeros((1,) + model.event_shape, model.value_dtype)
-  variables = jax.jit(model.init)(key, x, cond)
+  # Float32 parameters whatever the compute dtype (the float32 clone has the same parameters).
+  variables = jax.jit(model.as_float32().init)(key, x, cond)
   return {"params": variables["params"]}
 
 
@@ -98,6 +99,9 @@ def log_prob_fn(model: ARModel, variables: dict, x: jnp.ndarray, cond: Any = Non
     reduce: sum over dimensions (``[B]``) or keep them (``[B, *event_shape]``).
     train: training-time behaviour (a MADE draws one mask set from ``rng``).
     rng: PRNG key, required when ``train``.
+
+  With ``model.dtype="bfloat16"`` the network computes in bfloat16 on the
+  float32 parameters cast (differentiably) to bfloat16; the result is float32.
   """
   rngs = {}
   if rng is not None:
@@ -105,7 +109,10 @@ def log_prob_fn(model: ARModel, variables: dict, x: jnp.ndarray, cond: Any = Non
     rngs = {"masks": mask_key, "dropout": dropout_key}
   elif train:
     raise ValueError("log_prob_fn(train=True) needs rng")
-  return model.apply({"params": variables["params"]}, x, cond, train, reduce,
+  # Mixed precision: the network computes with parameters cast to the model's compute dtype;
+  # the gradient flows back through the cast to the float32 parameters.
+  params = model.compute_params(variables["params"])
+  return model.apply({"params": params}, x, cond, train, reduce,
                      method=model.log_prob, rngs=rngs)
 
 

@@ -53,10 +53,12 @@ def causal_mask(length: int, strict: bool = True) -> jnp.ndarray:
 def _masked_softmax(logits: jnp.ndarray, mask: jnp.ndarray) -> jnp.ndarray:
   """Softmax over the last axis restricted to ``mask``; all-masked rows give zeros.
 
-  ``logits`` and ``mask`` have the same shape.
+  ``logits`` and ``mask`` have the same shape. The softmax computes in float32
+  (bfloat16 logits of a mixed-precision model included); the weights come back
+  in the dtype of ``logits``.
   """
-  weights = jax.nn.softmax(jnp.where(mask, logits, _MASKED), axis=-1)
-  return weights * mask.astype(weights.dtype)
+  weights = jax.nn.softmax(jnp.where(mask, logits.astype(jnp.float32), _MASKED), axis=-1)
+  return (weights * mask.astype(weights.dtype)).astype(logits.dtype)
 
 
 class CausalSelfAttention(nn.Module):

@@ -154,6 +154,7 @@ class GatedPixelCNN(ARModel):
 
   has_decode = True
   conditional = True
+  mixed_precision = True
 
   # ---- configuration and requests ------------------------------------------------
 
@@ -251,7 +252,7 @@ class GatedPixelCNN(ARModel):
     if cond is None:
       if self.is_initializing():
         label = jnp.zeros((batch,), jnp.int32) if wants_label else None
-        spatial = (jnp.zeros((batch,) + tuple(self.spatial_shape), jnp.float32)
+        spatial = (jnp.zeros((batch,) + tuple(self.spatial_shape), self.compute_dtype)
                    if wants_spatial else None)
         return label, spatial
       if wants_label or wants_spatial:
@@ -275,7 +276,7 @@ class GatedPixelCNN(ARModel):
                        f"{(batch,) + tuple(self.spatial_shape)}, "
                        f"got {tuple(spatial.shape)}")
     if spatial is not None:
-      spatial = spatial.astype(jnp.float32)
+      spatial = spatial.astype(self.compute_dtype)
     return label, spatial
 
   # ---- modules ----------------------------------------------------------------
@@ -312,7 +313,7 @@ class GatedPixelCNN(ARModel):
     ``(None, None)`` per layer without a label."""
     if label is None:
       return [(None, None)] * self.num_layers
-    onehot = jax.nn.one_hot(label, self.num_classes, dtype=jnp.float32)  # [B, K]
+    onehot = jax.nn.one_hot(label, self.num_classes, dtype=self.compute_dtype)  # [B, K]
     return [(self.class_v[l](onehot), self.class_h[l](onehot)) for l in range(self.num_layers)]
 
   def _features(self, h: jnp.ndarray) -> jnp.ndarray:

@@ -15,6 +15,10 @@ Recurrent Neural Networks", section 3.4):
   a linear map of h to the pixel's mixture parameters; the head itself links
   the channels (see :mod:`armodels_jax.distributions.logistic_mixture`).
 
+Precision: the layers compute in the dtype of ``h`` and of the parameters
+(bfloat16 in a mixed-precision model); the raw parameters come out float32, so
+the head (log-softmax, logistic CDFs) always computes in float32.
+
 ``__call__`` and ``decode`` share parameters (``setup``), so a model's decode
 path reuses the trained output layer: ``decode(h_ij, pixel, c)`` returns channel
 c's raw vector of one pixel given the values of its channels < c.
@@ -123,19 +127,19 @@ class ChannelOutput(nn.Module):
     if self._mixture:
       if self.hidden:
         h = nn.relu(self.hidden_layer(h))
-      return self.head.expand(self.pixel_dense(h), x)
+      return self.head.expand(self.pixel_dense(h).astype(jnp.float32), x)
     lead = h.shape[:-1]
     pre = self.from_h(h).reshape(*lead, c, -1)  # [..., C, width]
     if c > 1:
       before = np.tril(np.ones((c, c), np.float32), -1)  # [c, c'] = c' < c
-      table = self.table * jnp.asarray(before)[:, :, None, None]
+      table = self.table * jnp.asarray(before, self.table.dtype)[:, :, None, None]
       onehot = jax.nn.one_hot(x, self.num_levels, dtype=pre.dtype)  # [..., C, L]
       pre = pre + jnp.einsum("...dl,cdlw->...cw", onehot, table)
     if not self.hidden:
-      return pre
+      return pre.astype(jnp.float32)
     act = nn.relu(pre)
     out = jnp.einsum("...cn,cnp->...cp", act, self.out_kernel)
-    return out + jnp.broadcast_to(self.out_bias, out.shape)
+    return (out + jnp.broadcast_to(self.out_bias, out.shape)).astype(jnp.float32)
 
   def _check(self, h, x, rank, what):
     if h.ndim != rank or x.shape != h.shape[:-1] + (self.channels,):
@@ -167,7 +171,7 @@ class ChannelOutput(nn.Module):
     self._check(h, pixel, 2, "decode")
     if self._mixture:
       pixel_raw = self.pixel_dense(nn.relu(self.hidden_layer(h)) if self.hidden else h)
-      return self.head.expand_one(pixel_raw, pixel, c)
+      return self.head.expand_one(pixel_raw.astype(jnp.float32), pixel, c)
     raw = self._raw(h, pixel)  # [B, C, P]: C small, the whole output layer is cheap
     return jax.lax.dynamic_index_in_dim(raw, jnp.asarray(c, jnp.int32), axis=1,
                                         keepdims=False)

@@ -55,6 +55,7 @@ class PixelCNN(ARModel):
   decode: bool = False
 
   has_decode = True
+  mixed_precision = True
 
   def check_config(self) -> None:
     if len(self.event_shape) != 3:

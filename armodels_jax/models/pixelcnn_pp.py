@@ -136,6 +136,7 @@ class PixelCNNPP(ARModel):
 
   has_decode = True
   conditional = True
+  mixed_precision = True
 
   @property
   def head(self):
@@ -240,12 +241,12 @@ class PixelCNNPP(ARModel):
       return None
     if cond is None:
       if self.is_initializing():  # build the conditioning parameters
-        return jnp.zeros((batch, self.num_classes), jnp.float32)
+        return jnp.zeros((batch, self.num_classes), self.compute_dtype)
       raise ValueError(f"this PixelCNN++ needs cond: int labels [B] in [0, {self.num_classes})")
     labels = jnp.asarray(cond)
     if labels.shape != (batch,):
       raise ValueError(f"expected cond labels of shape ({batch},), got {labels.shape}")
-    return jax.nn.one_hot(labels, self.num_classes, dtype=jnp.float32)
+    return jax.nn.one_hot(labels, self.num_classes, dtype=self.compute_dtype)
 
   # --- full pass ------------------------------------------------------------
 

@@ -134,6 +134,7 @@ class PixelSNAIL(ARModel):
   decode: bool = False
 
   has_decode = True
+  mixed_precision = True
 
   @property
   def head(self):
@@ -190,7 +191,7 @@ class PixelSNAIL(ARModel):
     padded = jnp.pad(_with_ones(image), ((0, 0), (1, 0), (1, 1), (0, 0)))
     ul = self.input_layer(_neighbours(padded))  # [B, H, W, F]
     pos = _positions(jnp.arange(height)[:, None], jnp.arange(width)[None, :], height, width)
-    pos = jnp.broadcast_to(pos[None], (batch, height, width, 2))  # [B, H, W, 2]
+    pos = jnp.broadcast_to(pos[None], (batch, height, width, 2)).astype(image.dtype)  # [B, H, W, 2]
     flat = lambda a: a.reshape(batch, height * width, a.shape[-1])
     for resnets, attention, mixer in zip(self.resnets, self.attentions, self.mixers):
       for unit in resnets:
@@ -213,7 +214,8 @@ class PixelSNAIL(ARModel):
     inside = (i >= 0) & (i < height) & (j >= 0) & (j < width)
     start = (0, jnp.clip(i, 0, height - 1), jnp.clip(j, 0, width - 1), 0)
     pixel = jax.lax.dynamic_slice(canvas, start, (canvas.shape[0], 1, 1, channels))[:, 0, 0]
-    return _with_ones(self.scale_input(pixel)) * inside.astype(jnp.float32)
+    scaled = _with_ones(self.scale_input(pixel))
+    return scaled * inside.astype(scaled.dtype)
 
   def _pixel_feature(self, canvas: jnp.ndarray, i: jnp.ndarray, j: jnp.ndarray) -> jnp.ndarray:
     """Decode mode: the feature ``[B, F]`` of pixel (i, j), updating every cache.
@@ -230,8 +232,10 @@ class PixelSNAIL(ARModel):
     prev = jnp.maximum(p - 1, 0)  # at p = 0 a dummy entry, never read, overwritten at p = 1
     prev_i, prev_j = prev // width, prev % width
     prev_image = self._canvas_pixel(canvas, prev_i, prev_j)[:, :channels]  # [B, C]
+    dtype = self.compute_dtype
     prev_pos = jnp.broadcast_to(_positions(prev_i, prev_j, height, width)[None], (batch, 2))
-    pos = jnp.broadcast_to(_positions(i, j, height, width)[None], (batch, 2))
+    prev_pos = prev_pos.astype(dtype)
+    pos = jnp.broadcast_to(_positions(i, j, height, width)[None], (batch, 2)).astype(dtype)
     for resnets, attention, mixer, previous in zip(
         self.resnets, self.attentions, self.mixers, self.previous):
       for unit in resnets:
@@ -261,7 +265,8 @@ class PixelSNAIL(ARModel):
       return h
 
     def same_pixel(mdl):  # later channels: the feature computed at channel 0
-      return mdl.feature(jnp.zeros((canvas.shape[0], mdl.features), jnp.float32), write=False)
+      return mdl.feature(jnp.zeros((canvas.shape[0], mdl.features), mdl.compute_dtype),
+                         write=False)
 
     if channels == 1:
       h = self._pixel_feature(canvas, i, j)

@@ -83,8 +83,9 @@ def create(name: str, event_shape: tuple[int, ...], num_levels: Any = _DEFAULT_L
     The (unbound, frozen) flax module.
 
   Raises:
-    ValueError: unknown name, size or option, or an event shape / level count
-      the model does not support.
+    ValueError: unknown name, size or option, an event shape / level count
+      the model does not support, or a ``dtype`` other than ``"float32"`` and
+      (for models with ``mixed_precision``) ``"bfloat16"``.
   """
   entry = _lookup(name)
   real_valued = getattr(entry.cls, "real_valued", False)
@@ -100,6 +101,7 @@ def create(name: str, event_shape: tuple[int, ...], num_levels: Any = _DEFAULT_L
   kwargs = dict(entry.sizes(shape, num_levels, size))
   kwargs.update(overrides)
   model = entry.cls(event_shape=shape, num_levels=num_levels, **kwargs)
+  model.check_dtype()
   check = getattr(model, "check_config", None)
   if check is not None:
     check()

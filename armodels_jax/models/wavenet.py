@@ -90,6 +90,7 @@ class WaveNet(ARModel):
   decode: bool = False
 
   has_decode = True
+  mixed_precision = True
   conditional = True  # Validated against the configured conditioning in check_request.
 
   # ---- configuration --------------------------------------------------------------
@@ -199,8 +200,8 @@ class WaveNet(ARModel):
         raise ValueError(f"this WaveNet needs cond: expected {self._cond_form()}, got None")
       frames = self.event_shape[0] // max(self.local_hop, 1)
       dummies = {"label": jnp.zeros((batch,), jnp.int32),
-                 "global": jnp.zeros((batch, self.global_dim), jnp.float32),
-                 "local": jnp.zeros((batch, frames, self.local_dim), jnp.float32)}
+                 "global": jnp.zeros((batch, self.global_dim), self.compute_dtype),
+                 "local": jnp.zeros((batch, frames, self.local_dim), self.compute_dtype)}
       return {k: dummies[k] for k in self._wanted}
     parts = self._split(cond)
     for key, value in parts.items():
@@ -209,7 +210,7 @@ class WaveNet(ARModel):
     if "local" in parts and parts["local"].shape[1] * self.local_hop != self.event_shape[0]:
       raise ValueError(f"expected cond local with {self.event_shape[0] // self.local_hop} frames "
                        f"(T / local_hop), got shape {tuple(parts['local'].shape)}")
-    return {k: (v.astype(jnp.int32) if k == "label" else v.astype(jnp.float32))
+    return {k: (v.astype(jnp.int32) if k == "label" else v.astype(self.compute_dtype))
             for k, v in parts.items()}
 
   # ---- modules --------------------------------------------------------------------

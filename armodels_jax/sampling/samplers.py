@@ -18,6 +18,11 @@ with the key ``fold_in(key, D)``, a step index no dimension uses). Both
 samplers follow it; the cached one passes the call arguments to
 ``decode_step``. Real-valued models (RNADE) sample on a float32 canvas.
 
+Precision: both samplers and :func:`cached_conditionals` run
+``model.as_float32()``, the float32 clone of a mixed-precision
+(``dtype="bfloat16"``) model, on its float32 parameters: sampling computes in
+float32, so cached and naive sampling agree exactly as for a float32 model.
+
 Dimensions: B batch (num_samples), D = prod(event_shape), P raw parameters.
 """
 
@@ -76,6 +81,7 @@ def sample_naive(model, variables, key, num_samples: int, cond: Any = None,
   Returns:
     ``[B, *event_shape]`` int32 (float32 for real-valued models).
   """
+  model = model.as_float32()
   num_dims = model.num_dims
   flat_prefix = _flat_prefix(model, prefix, num_samples)  # [B, D]
   rows = jnp.arange(num_samples)
@@ -112,6 +118,7 @@ def sample_cached(model, variables, key, num_samples: int, cond: Any = None,
   decode path (``model.has_decode``). Step t fills dimension ``order[:, t]``
   of the model's plan (raster order for images).
   """
+  model = model.as_float32()
   decoder = model.clone(decode=True)
   num_dims = model.num_dims
   flat_prefix = _flat_prefix(model, prefix, num_samples)  # [B, D]
@@ -151,6 +158,7 @@ def cached_conditionals(model, variables, x, cond: Any = None, order=None,
 
   The exactness tests compare this with the full forward pass.
   """
+  model = model.as_float32()
   decoder = model.clone(decode=True)
   call_kwargs = call_kwargs or {}
   batch = x.shape[0]

@@ -12,6 +12,9 @@ Schema (defaults in brackets)::
   model.name              ['made'] a name in ``arm.models.names()``
   model.size              ['tiny'] 'tiny' | 'small' | 'paper'
   model.conditional       [False]  pass the dataset's labels as ``cond`` (class-conditional models)
+  model.dtype             ['float32'] the network's compute dtype: 'float32' | 'bfloat16' (mixed
+                                   precision: parameters, optimizer state and the likelihood stay
+                                   float32; pixelcnn, gated_pixelcnn, pixelcnn_pp, pixelsnail, wavenet)
   model.overrides         [{}]     keyword overrides for ``arm.models.create`` (unlocked)
   data.name               ['digits'] 'digits' | 'binarized_mnist' | 'mnist' | 'npz' | 'tfds:<name>'
   data.path, data.data_dir, data.binarize, data.binarize_seed, data.train_key, data.valid_key,
@@ -70,6 +73,7 @@ __all__ = [
     "config_from_json",
     "data_options",
     "model_overrides",
+    "model_kwargs",
 ]
 
 _DATA_OPTIONS = ("path", "data_dir", "binarize", "binarize_seed", "train_key", "valid_key", "test_key",
@@ -92,6 +96,7 @@ def default_config() -> ml_collections.ConfigDict:
   cfg.model.name = "made"
   cfg.model.size = "tiny"
   cfg.model.conditional = False
+  cfg.model.dtype = "float32"
   cfg.model.overrides = ml_collections.ConfigDict()
 
   cfg.data = ml_collections.ConfigDict()
@@ -168,6 +173,7 @@ def validate(cfg: ml_collections.ConfigDict) -> None:
   """Raises ValueError when a config value is out of its allowed set."""
   t = cfg.train
   checks = [
+      ("model.dtype", cfg.model.dtype, ("float32", "bfloat16")),
       ("train.optimizer", t.optimizer, ("adam", "adamw")),
       ("train.schedule", t.schedule, ("constant", "cosine")),
       ("train.sample_method", t.sample_method, ("cached", "naive")),
@@ -203,6 +209,20 @@ def _tuplify(value: Any) -> Any:
 def model_overrides(cfg: ml_collections.ConfigDict) -> dict[str, Any]:
   """``model.overrides`` as plain keyword arguments (lists turned into tuples)."""
   return {k: _tuplify(v) for k, v in cfg.model.overrides.items()}
+
+
+def model_kwargs(cfg: ml_collections.ConfigDict) -> dict[str, Any]:
+  """Every keyword argument of ``arm.models.create`` after the event: ``size``, ``dtype`` and
+  ``model.overrides``.
+
+  Raises:
+    ValueError: ``model.overrides`` sets ``dtype`` (``model.dtype`` is the one place for it).
+  """
+  overrides = model_overrides(cfg)
+  if "dtype" in overrides:
+    raise ValueError(f"set the compute dtype with model.dtype, not model.overrides.dtype "
+                     f"(got {overrides['dtype']!r})")
+  return {"size": cfg.model.size, "dtype": cfg.model.dtype, **overrides}
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def create_model(cfg: ml_collections.ConfigDict, event_shape, num_levels):
   """``arm.models.create`` from the config's model group for data of `event_shape` and `num_levels`."""
   return models.create(
       cfg.model.name, event_shape=tuple(int(d) for d in event_shape), num_levels=num_levels,
-      size=cfg.model.size, **config_lib.model_overrides(cfg))
+      **config_lib.model_kwargs(cfg))
 
 
 # ---------------------------------------------------------------------------------------------------------

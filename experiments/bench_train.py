@@ -315,9 +315,13 @@ def main(argv: list[str] | None = None) -> None:
   parser.add_argument("--json", default="", help="write every result to this file")
   parser.add_argument("--conv-method", default="auto", choices=("auto", "xla", "matmul"),
                       help="how the image models convolve (armodels_jax.layers.conv_ops)")
+  parser.add_argument("--cpu-devices", type=int, default=0,
+                      help="split the CPU into this many JAX devices, data parallel (train.cpu_devices)")
   parser.add_argument("--no-malloc-tuning", action="store_true",
                       help="run without GLIBC_TUNABLES=glibc.malloc.hugetlb=1 (armodels_jax.runtime_env)")
   args = parser.parse_args(argv)
+  if args.cpu_devices:
+    jax.config.update("jax_num_cpu_devices", args.cpu_devices)  # before JAX runs anything
   if args.conv_method != "auto":
     from armodels_jax.layers import conv_ops  # pylint: disable=g-import-not-at-top
     conv_ops.set_default_method(args.conv_method)
@@ -370,6 +374,7 @@ def main(argv: list[str] | None = None) -> None:
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
         "conv_method": args.conv_method,
+        "cpu_devices": args.cpu_devices,
         "load_average_end": list(os.getloadavg()),
         "steps": args.steps,
         "warmup": args.warmup,

@@ -29,6 +29,9 @@ Schema (defaults in brackets)::
                                    conditioning and quantization options); only the ones set (not None,
                                    not '') are passed
   train.batch_size        [16]     global batch size (divisible by the number of devices)
+  train.cpu_devices       [0]      split a CPU host into this many JAX devices, data parallel over its
+                                   cores (0: JAX's one CPU device; no effect on GPUs and TPUs; see
+                                   training.sharding.set_cpu_devices)
   train.tbptt             [False]  truncated backpropagation through time (a stateful model, e.g.
                                    char_rnn): the batch is ``batch_size`` parallel streams through the
                                    train windows in order, the model's state carried from one window to
@@ -107,6 +110,7 @@ def default_config() -> ml_collections.ConfigDict:
 
   t = cfg.train = ml_collections.ConfigDict()
   t.batch_size = 16
+  t.cpu_devices = 0
   t.tbptt = False
   t.num_steps = 1000
   t.optimizer = "adam"
@@ -185,7 +189,7 @@ def validate(cfg: ml_collections.ConfigDict) -> None:
     if int(t[field]) <= 0:
       raise ValueError(f"train.{field} must be positive, got {t[field]!r}")
   for field in ("warmup_steps", "log_every", "eval_every", "eval_max_examples", "checkpoint_every",
-                "keep_checkpoints", "sample_every", "num_samples"):
+                "keep_checkpoints", "sample_every", "num_samples", "cpu_devices"):
     if int(t[field]) < 0:
       raise ValueError(f"train.{field} must be >= 0, got {t[field]!r}")
   if not 0.0 <= float(t.ema_decay) < 1.0:

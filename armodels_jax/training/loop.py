@@ -316,6 +316,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   cfg = config
   config_lib.validate(cfg)
   t = cfg.train
+  shd.set_cpu_devices(int(t.cpu_devices))  # before anything starts JAX
   workdir = os.path.abspath(workdir)
   is_main = jax.process_index() == 0
   if is_main:

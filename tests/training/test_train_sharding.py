@@ -1,4 +1,5 @@
-"""Data parallelism: a run on 4 (fake CPU) devices equals the same run on 1 device.
+"""Data parallelism: a run on 4 (fake CPU) devices, and one on the CPU split in 2 by
+``train.cpu_devices``, equal the same run on 1 device.
 
 Each run is a subprocess, since the number of CPU devices is fixed when jax is first imported.
 """
@@ -10,11 +11,12 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 _SCRIPT = textwrap.dedent("""
-    import json, sys
+    import json, os, sys
     import jax
     import numpy as np
     from armodels_jax import training
@@ -27,6 +29,9 @@ _SCRIPT = textwrap.dedent("""
     t.batch_size, t.num_steps, t.learning_rate, t.ema_decay = 8, 3, 1e-2, 0.5
     t.log_every, t.eval_every, t.eval_batch_size, t.eval_max_examples = 1, 0, 12, 30
     t.checkpoint_every, t.sample_every = 0, 0
+    t.cpu_devices = int(os.environ.get("CPU_DEVICES", "0"))
+    if t.cpu_devices:  # as `armodels train` does, before JAX starts (train_and_evaluate repeats it)
+        training.sharding.set_cpu_devices(t.cpu_devices)
     report = {"devices": jax.device_count()}
     if jax.device_count() > 1:
         bad = training.default_config()
@@ -54,9 +59,13 @@ _SCRIPT = textwrap.dedent("""
 """)
 
 
-def _start(tmp_path, num_devices):
+def _start(tmp_path, num_devices, cpu_devices=0):
   env = dict(os.environ)
-  env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={num_devices}"
+  if cpu_devices:
+    env["CPU_DEVICES"] = str(cpu_devices)
+    num_devices = f"cpu{cpu_devices}"
+  else:
+    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={num_devices}"
   env["JAX_PLATFORMS"] = "cpu"
   env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
   out = str(tmp_path / f"out{num_devices}")
@@ -75,8 +84,8 @@ def _finish(proc, out):
 
 
 def test_four_devices_match_one(tmp_path):
-  runs = [_start(tmp_path, 1), _start(tmp_path, 4)]  # The two runs share the 2 cores.
-  (one, params1), (four, params4) = [_finish(*run) for run in runs]
+  runs = [_start(tmp_path, 1), _start(tmp_path, 4), _start(tmp_path, 0, cpu_devices=2)]
+  (one, params1), (four, params4), (two, params2) = [_finish(*run) for run in runs]
 
   assert one["devices"] == 1 and four["devices"] == 4
   assert "divisible by the number of devices (4)" in four["bad_batch_error"]
@@ -87,3 +96,19 @@ def test_four_devices_match_one(tmp_path):
   assert sorted(params1) == sorted(params4) and params1
   for name in params1:
     np.testing.assert_allclose(params4[name], params1[name], rtol=1e-5, atol=1e-5, err_msg=name)
+  # train.cpu_devices=2: the same run data parallel over two CPU devices.
+  assert two["devices"] == 2 and two["param_devices"] == 2
+  assert two["batch_shard_shapes"] == [[4, 8, 8, 1]]
+  np.testing.assert_allclose(two["losses"], one["losses"], rtol=1e-5)
+  for name in params1:
+    np.testing.assert_allclose(params2[name], params1[name], rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def test_cpu_devices_after_jax_started_is_an_error():
+  import jax  # pylint: disable=g-import-not-at-top
+  from armodels_jax.training import sharding  # pylint: disable=g-import-not-at-top
+  have = len(jax.devices("cpu"))
+  sharding.set_cpu_devices(0)  # no-op
+  sharding.set_cpu_devices(have)  # already so: fine
+  with pytest.raises(ValueError, match="before JAX runs anything"):
+    sharding.set_cpu_devices(have + 1)

@@ -48,7 +48,6 @@ class MaskedConv2D(nn.Module):
     num_groups: channel groups of the order within a pixel (image channels).
     decode: one output pixel per call (see module docstring).
     width: image width W, needed by the decode ring buffer.
-    conv_method: how the full pass convolves (:func:`armodels_jax.layers.conv_ops.conv2d`).
   """
 
   features: int
@@ -57,7 +56,6 @@ class MaskedConv2D(nn.Module):
   num_groups: int = 1
   decode: bool = False
   width: Optional[int] = None
-  conv_method: str = "auto"
 
   def _kernel(self, in_channels: int) -> tuple[jnp.ndarray, np.ndarray, jnp.ndarray]:
     """The unmasked kernel ``[R, k, C_in, C_out]``, its NumPy mask and the bias."""
@@ -88,7 +86,7 @@ class MaskedConv2D(nn.Module):
     half = self.kernel_size // 2
     if not self.decode:
       padded = jnp.pad(x, ((0, 0), (half, 0), (half, half), (0, 0)))
-      y = conv_ops.conv2d(padded, kernel, mask=mask, method=self.conv_method)
+      y = conv_ops.conv2d(padded, kernel, mask=mask)  # matrix products on a CPU
       return y + bias.reshape(1, 1, 1, -1)
     kernel = kernel * jnp.asarray(mask, kernel.dtype)
     if pos is None:

@@ -185,3 +185,22 @@ def test_config_dtype_reaches_the_model(tmp_path):
   made = training.load_config(str(path), ["model.name=made", "model.dtype=bfloat16"])
   with pytest.raises(ValueError, match="float32 only"):
     training.create_model(made, (6,), 2)
+
+
+def test_conditional_gated_pixelcnn_bfloat16():
+  # Class and spatial conditioning enter every gate: their biases compute in bfloat16 too.
+  kw = dict(event_shape=(4, 4, 1), num_levels=4, size="tiny", num_classes=3, spatial_shape=(2, 2, 2))
+  m16 = arm.models.create("gated_pixelcnn", dtype="bfloat16", **kw)
+  m32 = arm.models.create("gated_pixelcnn", **kw)
+  variables = arm.init(m16, jax.random.key(1))
+  x = _batch((4, 4, 1), 4)
+  cond = {"label": np.arange(8, dtype=np.int32) % 3,
+          "spatial": np.random.default_rng(0).normal(size=(8, 2, 2, 2)).astype(np.float32)}
+  lp32 = np.asarray(arm.log_prob(m32, variables, x, cond=cond))
+  lp16 = np.asarray(arm.log_prob(m16, variables, x, cond=cond))
+  np.testing.assert_allclose(lp16, lp32, rtol=RTOL)
+  cond_j = jax.tree.map(jnp.asarray, cond)
+  jaxpr = jax.make_jaxpr(lambda p: log_prob_fn(m16, {"params": p}, x, cond_j))(variables["params"])
+  found = _matmuls(jaxpr.jaxpr, [])
+  others = [f for f in found if set(f[1]) != {"bfloat16"}]
+  assert len(others) <= 1, f"float32 convolutions/products in the conditional bfloat16 forward: {others}"

@@ -63,7 +63,6 @@ def _kept_taps(mask: Optional[np.ndarray], kh: int, kw: int) -> list[tuple[int, 
   """``(r, c, partial)`` for every tap the mask keeps; ``partial`` when it keeps only some weights."""
   if mask is None:
     return [(r, c, False) for r in range(kh) for c in range(kw)]
-  mask = np.broadcast_to(mask, mask.shape[:2] + mask.shape[2:])
   taps = []
   for r in range(kh):
     for c in range(kw):
@@ -97,12 +96,9 @@ def conv2d(x: jnp.ndarray, kernel: jnp.ndarray, strides: tuple[int, int] = (1, 1
   if mask is not None:
     mask = np.asarray(mask)
   if method == "xla":
-    if mask is not None:
-      kernel = kernel * jnp.asarray(mask, kernel.dtype)
-    return jax.lax.conv_general_dilated(x, kernel, strides, "VALID", dimension_numbers=_DIMS)
-  sh, sw = strides
+    return _xla_conv(x, _masked(kernel, mask), strides)
   batch, height, width, _ = x.shape
-  out_h, out_w = (height - kh) // sh + 1, (width - kw) // sw + 1
+  out_h, out_w = (height - kh) // strides[0] + 1, (width - kw) // strides[1] + 1
   if out_h < 1 or out_w < 1:
     raise ValueError(f"conv2d: input {x.shape[1:3]} smaller than kernel {(kh, kw)}")
   taps = _kept_taps(mask, kh, kw)
@@ -112,10 +108,7 @@ def conv2d(x: jnp.ndarray, kernel: jnp.ndarray, strides: tuple[int, int] = (1, 1
     w = kernel[r, c]
     return w * jnp.asarray(full_mask[r, c], w.dtype) if partial else w
 
-  def view(r, c):  # [B, out_h, out_w, C], the inputs that tap (r, c) multiplies
-    return jax.lax.slice(x, (0, r, c, 0),
-                         (batch, r + sh * (out_h - 1) + 1, c + sw * (out_w - 1) + 1, channels),
-                         (1, sh, sw, 1))
+  view = lambda r, c: _tap_view(x, r, c, (out_h, out_w), strides)
 
   if not taps:
     return jnp.zeros((batch, out_h, out_w, features), jnp.result_type(x, kernel))
@@ -129,6 +122,15 @@ def conv2d(x: jnp.ndarray, kernel: jnp.ndarray, strides: tuple[int, int] = (1, 1
   if channels < _TAP_GRAD_MIN_CHANNELS:
     return _xla_conv(x, _masked(kernel, full_mask), strides)
   return _conv_tap_grad(x, kernel, strides, _Static(full_mask), tuple((r, c) for r, c, _ in taps))
+
+
+def _tap_view(x, r, c, out_hw, strides):
+  """``[B, out_h, out_w, C]``: the inputs that kernel tap ``(r, c)`` multiplies."""
+  (out_h, out_w), (sh, sw) = out_hw, strides
+  batch, _, _, channels = x.shape
+  return jax.lax.slice(x, (0, r, c, 0),
+                       (batch, r + sh * (out_h - 1) + 1, c + sw * (out_w - 1) + 1, channels),
+                       (1, sh, sw, 1))
 
 
 def _masked(kernel, mask):
@@ -177,15 +179,11 @@ def _ctg_bwd(strides, mask, taps, res, dy):
   x, kernel = res
   _, vjp_x = jax.vjp(lambda v: _xla_conv(v, _masked(kernel, mask.value), strides), x)
   (dx,) = vjp_x(dy)
-  batch, out_h, out_w, features = dy.shape
-  channels = x.shape[-1]
-  sh, sw = strides
+  _, out_h, out_w, features = dy.shape
   dy2 = dy.reshape(-1, features)
   dk = jnp.zeros_like(kernel)
   for r, c in taps:
-    v = jax.lax.slice(x, (0, r, c, 0),
-                      (batch, r + sh * (out_h - 1) + 1, c + sw * (out_w - 1) + 1, channels),
-                      (1, sh, sw, 1)).reshape(-1, channels)
+    v = _tap_view(x, r, c, (out_h, out_w), strides).reshape(-1, x.shape[-1])
     dk = dk.at[r, c].set(v.T @ dy2)
   return dx, _masked(dk, mask.value)
 

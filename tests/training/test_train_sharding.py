@@ -35,7 +35,7 @@ _SCRIPT = textwrap.dedent("""
     report = {"devices": jax.device_count()}
     if jax.device_count() > 1:
         bad = training.default_config()
-        bad.train.batch_size = jax.device_count() + 2
+        bad.train.batch_size = jax.device_count() + 1  # never divisible: fails before training
         try:
             training.train_and_evaluate(bad, workdir + "_bad")
         except ValueError as e:

@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(BIN)/armodels demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=25 tests
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

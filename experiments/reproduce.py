@@ -1,4 +1,4 @@
-r"""Regenerates the binarized-MNIST results table: trains (or resumes) every row, evaluates it, writes the table.
+r"""Regenerates the binarized-MNIST results table: trains or resumes every row, evaluates it, writes the table.
 
   python experiments/reproduce.py --rows dense|images|all|NAME[,NAME...] [--root runs/reproduce]
       [--device cpu|gpu|tpu] [--test-npz FILE --test-key test] [--tiny] [--eval-only]
@@ -64,32 +64,38 @@ class Row:
 
 _DENSE_LONG = ("train.learning_rate=0.001", "train.eval_every=2500", "train.checkpoint_every=2500")
 _IMAGE = ("model.size=small", "train.batch_size=16")
+_LM11, _MADE, _PIXELRNN = ("Larochelle & Murray 2011, Table 2", "Germain et al. 2015, Table 6",
+                           "van den Oord et al. 2016a, Table 4")
+
+
+def _steps(n: int) -> tuple[str, ...]:
+  return (f"train.num_steps={n}",) + _DENSE_LONG
+
 
 ROWS = (
-    Row("fvsbn_binarized_mnist", "dense", "Larochelle & Murray 2011, Table 2: FVSBN", 97.45),
-    Row("nade_binarized_mnist", "dense", "Larochelle & Murray 2011, Table 2: NADE", 88.86,
-        ("train.num_steps=100000", "train.learning_rate=0.001", "train.warmup_steps=1000",
-         "train.eval_every=5000", "train.checkpoint_every=2500")),
-    Row("made_1h_1mask_binarized_mnist", "dense", "Germain et al. 2015, Table 6: MADE 1 hidden, 1 mask", 88.40,
-        ("train.num_steps=100000",) + _DENSE_LONG),
-    Row("made_1h_32masks_binarized_mnist", "dense",
-        "Germain et al. 2015, Table 6: MADE 1 hidden, 32 masks", 88.04, ("train.num_steps=200000",) + _DENSE_LONG),
-    Row("made_2h_1mask_binarized_mnist", "dense", "Germain et al. 2015, Table 6: MADE 2 hidden, 1 mask", 89.59,
-        ("train.num_steps=100000",) + _DENSE_LONG),
-    Row("made_2h_32masks_binarized_mnist", "dense",
-        "Germain et al. 2015, Table 6: MADE 2 hidden, 32 masks", 86.64, ("train.num_steps=200000",) + _DENSE_LONG),
-    Row("eonade_2h_binarized_mnist", "dense", "Uria et al. 2014, Table 2: EoNADE 2 hidden, 128 orderings", 85.10,
-        ("train.num_steps=200000",) + _DENSE_LONG, evaluate=(("num_orderings", 128),)),
+    Row("fvsbn_binarized_mnist", "dense", f"{_LM11}: FVSBN", 97.45),
+    Row("nade_binarized_mnist", "dense", f"{_LM11}: NADE", 88.86,
+        _steps(100_000)[:2] + ("train.warmup_steps=1000", "train.eval_every=5000",
+                               "train.checkpoint_every=2500")),
+    Row("made_1h_1mask_binarized_mnist", "dense", f"{_MADE}: MADE 1 hidden, 1 mask", 88.40, _steps(100_000)),
+    Row("made_1h_32masks_binarized_mnist", "dense", f"{_MADE}: MADE 1 hidden, 32 masks", 88.04,
+        _steps(200_000)),
+    Row("made_2h_1mask_binarized_mnist", "dense", f"{_MADE}: MADE 2 hidden, 1 mask", 89.59, _steps(100_000)),
+    Row("made_2h_32masks_binarized_mnist", "dense", f"{_MADE}: MADE 2 hidden, 32 masks", 86.64,
+        _steps(200_000)),
+    Row("eonade_2h_binarized_mnist", "dense", "Uria et al. 2014, Table 2: EoNADE 2 hidden, 128 orderings",
+        85.10, _steps(200_000), evaluate=(("num_orderings", 128),)),
     Row("nade_k_binarized_mnist", "dense", "Raiko et al. 2014, Table 1: NADE-k, k=5, 2 hidden", 84.68,
-        ("train.num_steps=200000",) + _DENSE_LONG),
-    Row("pixelcnn_binarized_mnist", "images", "van den Oord et al. 2016a, Table 4: PixelCNN", 81.30, _IMAGE),
-    Row("row_lstm_binarized_mnist", "images", "van den Oord et al. 2016a, Table 4: Row LSTM", 80.54, _IMAGE),
-    Row("diagonal_bilstm_binarized_mnist", "images", "van den Oord et al. 2016a, Table 4: Diagonal BiLSTM", 79.20,
-        _IMAGE),
+        _steps(200_000)),
+    Row("pixelcnn_binarized_mnist", "images", f"{_PIXELRNN}: PixelCNN", 81.30, _IMAGE),
+    Row("row_lstm_binarized_mnist", "images", f"{_PIXELRNN}: Row LSTM", 80.54, _IMAGE),
+    Row("diagonal_bilstm_binarized_mnist", "images", f"{_PIXELRNN}: Diagonal BiLSTM", 79.20, _IMAGE),
     Row("gated_pixelcnn_binarized_mnist", "images", "Gated PixelCNN (no MNIST row)", None, _IMAGE,
         target=BEST_PIXELRNN),
-    Row("pixelcnn_pp_binarized_mnist", "images", "PixelCNN++ (no MNIST row)", None, _IMAGE, target=BEST_PIXELRNN),
-    Row("pixelsnail_binarized_mnist", "images", "PixelSNAIL (no MNIST row)", None, _IMAGE, target=BEST_PIXELRNN),
+    Row("pixelcnn_pp_binarized_mnist", "images", "PixelCNN++ (no MNIST row)", None, _IMAGE,
+        target=BEST_PIXELRNN),
+    Row("pixelsnail_binarized_mnist", "images", "PixelSNAIL (no MNIST row)", None, _IMAGE,
+        target=BEST_PIXELRNN),
 )
 
 
@@ -142,7 +148,8 @@ def train(row: Row, workdir: str, *, tiny: bool, device: str | None) -> None:
 def best_step(workdir: str) -> int:
   """The kept checkpoint with the lowest logged validation NLL (the latest when none was logged)."""
   from armodels_jax import checkpointing, training  # pylint: disable=g-import-not-at-top
-  kept = {int(d) for d in os.listdir(os.path.join(workdir, checkpointing.CHECKPOINT_DIR)) if d.isdigit()}
+  directory = os.path.join(workdir, checkpointing.CHECKPOINT_DIR)
+  kept = {int(d) for d in os.listdir(directory) if d.isdigit()} if os.path.isdir(directory) else set()
   if not kept:
     raise ValueError(f"no checkpoint in {workdir}")
   rows = [r for r in training.read_metrics(workdir, "valid") if r["step"] in kept]
@@ -181,7 +188,8 @@ def evaluate(row: Row, workdir: str, *, tiny: bool, test: tuple[str, str] | None
   if tiny:
     valid = valid[:16]
   t0 = time.time()
-  result = {"step": step, "steps_trained": max(int(r["step"]) for r in training.read_metrics(workdir, "train")),
+  trained = max(int(r["step"]) for r in training.read_metrics(workdir, "train"))
+  result = {"step": step, "steps_trained": trained,
             "batch_size": int(cfg.train.batch_size), "valid_examples": int(len(valid)),
             "train_examples": int(len(ds.train)), "evaluate": evaluate_options}
   result["valid_nll_nats"] = training.evaluate(model, variables, valid, batch_size=batch_size)["nll_nats"]
@@ -197,27 +205,48 @@ def evaluate(row: Row, workdir: str, *, tiny: bool, test: tuple[str, str] | None
   return result
 
 
+def shipped(row: Row) -> dict | None:
+  """The row as its shipped checkpoint's manifest states it (``pretrained/<name>/manifest.json``), or None."""
+  path = os.path.join(REPO, "pretrained", row.name, "manifest.json")
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    info = json.load(f)
+  full = info.get("valid_nll_nats") is not None
+  return {"step": info["steps"], "steps_trained": info.get("steps_trained", info["steps"]),
+          "batch_size": info["batch_size"], "train_examples": 50_000,
+          "valid_examples": info.get("valid_n", 10_000) if full else 500,
+          "valid_nll_nats": info["valid_nll_nats"] if full else info["valid_first500_nll_nats"],
+          "train_wall_seconds": info.get("train_wall_seconds"),
+          "source": f"pretrained/{row.name} ({info['date']})"}
+
+
 def _hours(seconds: float | None) -> str:
   if seconds is None:
     return "-"
   return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
+def _paper(r: dict) -> str:
+  return r["paper"] if r["published"] is None else f"{r['paper']}: {r['published']:.2f}"
+
+
 def markdown(results: list[dict]) -> str:
   """The table as markdown (one line per row)."""
   lines = ["| row | paper (test NLL, nats) | target | ours: valid NLL (nats) | test NLL | best step / trained "
-           "(epochs) | train wall | met |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+           "(epochs) | train wall | met | from |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
   for r in results:
     if "error" in r:
-      lines.append(f"| `{r['name']}` | {r['paper']} | {r['target']} | not run: {r['error']} | | | | |")
+      lines.append(f"| `{r['name']}` | {_paper(r)} | {r['target']:.2f} | not run: {r['error']} | | | | | |")
       continue
     epochs = r["step"] * r["batch_size"] / r["train_examples"]
-    pub = "-" if r["published"] is None else f"{r['published']:.2f}"
+    epochs = f"{epochs:.1f}" if epochs < 10 else f"{epochs:.0f}"
     test = f"{r['test_nll_nats']:.2f}" if "test_nll_nats" in r else "-"
     lines.append(
-        f"| `{r['name']}` | {r['paper']}: {pub} | {r['target']:.2f} | {r['valid_nll_nats']:.2f} "
-        f"(all {r['valid_examples']:,}) | {test} | {r['step']:,} / {r['steps_trained']:,} ({epochs:.0f}) | "
-        f"{_hours(r['train_wall_seconds'])} | {'yes' if r['met'] else 'no'} |")
+        f"| `{r['name']}` | {_paper(r)} | {r['target']:.2f} | {r['valid_nll_nats']:.2f} "
+        f"({'all ' if r['valid_examples'] == 10_000 else 'first '}{r['valid_examples']:,}) | {test} | "
+        f"{r['step']:,} / {r['steps_trained']:,} ({epochs}) | "
+        f"{_hours(r['train_wall_seconds'])} | {'yes' if r['met'] else 'no'} | {r['source']} |")
   return "\n".join(lines) + "\n"
 
 
@@ -233,6 +262,9 @@ def main(argv=None) -> int:
   parser.add_argument("--test-key", default="test")
   parser.add_argument("--tiny", action="store_true", help="each row's :tiny variant, seconds each (tests)")
   parser.add_argument("--eval-only", action="store_true", help="no training: tabulate the runs as they are")
+  parser.add_argument("--shipped", action="store_true",
+                      help="with --eval-only: a row without a workdir under --root is tabulated from its "
+                      "shipped checkpoint's manifest (pretrained/<name>)")
   parser.add_argument("--batch-size", type=int, default=500, help="evaluation batch size")
   args = parser.parse_args(argv)
   try:
@@ -250,12 +282,19 @@ def main(argv=None) -> int:
   for row in rows:
     workdir = os.path.join(os.path.abspath(args.root), row.name)
     entry = {"name": row.name, "paper": row.paper, "published": row.published,
-             "target": row.target if row.target is not None else row.published, "train_options": list(row.train),
+             "target": row.target if row.target is not None else row.published,
+             "train_options": list(row.train),
              "config": os.path.relpath(row.config, REPO)}
     try:
       if not args.eval_only:
         train(row, workdir, tiny=args.tiny, device=args.device)
+      if args.eval_only and args.shipped and not os.path.isdir(workdir) and shipped(row):
+        entry.update(shipped(row))
+        entry["met"] = bool(entry["valid_nll_nats"] <= entry["target"])
+        results.append(entry)
+        continue
       entry.update(evaluate(row, workdir, tiny=args.tiny, test=test, batch_size=args.batch_size))
+      entry["source"] = "run " + (os.path.relpath(workdir, REPO) if workdir.startswith(REPO) else workdir)
       entry["met"] = bool(entry["valid_nll_nats"] <= entry["target"])
     except (RuntimeError, ValueError, FileNotFoundError) as e:
       entry["error"] = str(e)
@@ -263,8 +302,9 @@ def main(argv=None) -> int:
     print(json.dumps({k: entry.get(k) for k in ("name", "valid_nll_nats", "target", "met", "error")}),
           flush=True)
   os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+  flags = "".join(f" --{f.replace('_', '-')}" for f in ("tiny", "eval_only", "shipped") if getattr(args, f))
   header = (f"Generated {datetime.date.today().isoformat()} by `python experiments/reproduce.py --rows "
-            f"{args.rows}{' --tiny' if args.tiny else ''}`.\n\n")
+            f"{args.rows}{flags}`.\n\n")
   with open(args.out + ".md", "w") as f:
     f.write(header + markdown(results))
   with open(args.out + ".json", "w") as f:

@@ -67,3 +67,19 @@ def test_unknown_row_is_exit_2(tmp_path):
                         capture_output=True, text=True, timeout=120, cwd=REPO)
   assert done.returncode == 2 and "expects dense, images, all or row names" in done.stderr
   assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_shipped_rows_come_from_their_manifests(tmp_path):
+  out = tmp_path / "table"
+  done = subprocess.run([sys.executable, SCRIPT, "--rows", "nade_binarized_mnist,pixelcnn_binarized_mnist",
+                         "--eval-only", "--shipped", "--root", str(tmp_path / "none"), "--out", str(out)],
+                        capture_output=True, text=True, timeout=120, cwd=REPO)
+  assert done.returncode == 0, done.stderr[-4000:]
+  rows = json.loads((tmp_path / "table.json").read_text())["rows"]
+  for row in rows:
+    with open(os.path.join(REPO, "pretrained", row["name"], "manifest.json")) as f:
+      info = json.load(f)
+    assert row["valid_nll_nats"] == info["valid_nll_nats"] and row["step"] == info["steps"]
+    assert row["source"].startswith(f"pretrained/{row['name']} (")
+    assert row["met"] == (info["valid_nll_nats"] <= row["target"])
+  assert "--eval-only --shipped" in (tmp_path / "table.md").read_text()

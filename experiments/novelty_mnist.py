@@ -9,8 +9,11 @@ the ten classes (AUROC %): see BENCHMARKS.md ("One-class MNIST").
 Here the model is a MADE (Germain et al. 2015) on MNIST thresholded at 128 (two levels), and the
 background model of the likelihood ratio (Ren et al. 2019, section 3.2) is the same MADE trained on the
 same images with every pixel replaced by a uniform random level with probability ``--bg-rate``, with an
-L2 penalty on the weights. Methods: ``arm.anomaly.METHODS`` (nll, bpd, complexity with 1-bit PNG,
-likelihood_ratio).
+L2 penalty on the weights. Methods: ``arm.anomaly.METHODS`` (nll, bpd, complexity with a 1-bit PNG,
+likelihood_ratio) and ``complexity_context``: the complexity score with ``compressor="context"`` (an
+adaptive context-model code, ``arm.anomaly.context_code_bits``), computed from the cached NLL as
+``anomaly_scores`` defines it (``nll / ln 2 - L(x)``) so that the code lengths of the test images are
+computed once for all classes.
 
 Run (resumes: each finished class is cached as ``class_<c>.npz`` in the workdir)::
 
@@ -197,7 +200,14 @@ def main(argv=None) -> dict:
     results[c] = run_class(c, args, arrays, log=log)
     np.savez(cache, settings=json.dumps(settings), **results[c])
     log(f"class {c}: done in {time.time() - t0:.0f} s")
-  summary = summarise(results, arm.anomaly.METHODS, args.workdir)
+  if results:
+    if arrays is None:
+      arrays = load_one_class_data(args.tiny, args.data)
+    context_bits = arm.anomaly.input_complexity(arrays[2], arrays[4], compressor="context")
+    for r in results.values():
+      r["complexity_context"] = r["nll"] / np.log(2.0) - context_bits
+  methods = ("nll", "bpd", "complexity", "complexity_context", "likelihood_ratio")
+  summary = summarise(results, methods, args.workdir)
   log(summary["table"])
   return summary
 

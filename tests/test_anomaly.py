@@ -6,6 +6,7 @@ half their pixels replaced by noise), which an untrained or a sign-flipped score
 """
 
 import importlib.util
+import itertools
 import math
 import pathlib
 import shutil
@@ -78,7 +79,7 @@ def test_nll_and_bpd_are_minus_log_prob_and_rank_noise_higher(trained, digits):
 def test_input_complexity_orders_constant_below_noise_png_and_zlib():
   const = np.zeros((3, 8, 8, 1), np.int32)
   noise = _noise(3)
-  for compressor in (None, "png", "zlib"):
+  for compressor in (None, "png", "zlib", "context"):
     lc = anomaly.input_complexity(const, NUM_LEVELS, compressor=compressor)
     ln = anomaly.input_complexity(noise, NUM_LEVELS, compressor=compressor)
     assert lc.shape == (3,) and (lc > 0).all() and lc.max() < ln.min()
@@ -92,6 +93,29 @@ def test_input_complexity_orders_constant_below_noise_png_and_zlib():
     anomaly.input_complexity(vec, 4, compressor="png")
   with pytest.raises(ValueError, match="compressor"):
     anomaly.input_complexity(const, NUM_LEVELS, compressor="flif")
+  with pytest.raises(ValueError, match="context"):
+    anomaly.input_complexity(vec, 4, compressor="context")
+
+
+@pytest.mark.parametrize("shape,levels", [((2, 2, 1), 3), ((2, 3, 1), 2), ((1, 2, 2), 3)])
+def test_context_code_lengths_satisfy_kraft_equality(shape, levels):
+  """A sequential probability assignment: 2^-L(x) sums to 1 over every image of the shape."""
+  every = np.array(list(itertools.product(range(levels), repeat=math.prod(shape))))
+  bits = anomaly.context_code_bits(every.reshape(-1, *shape), levels)
+  np.testing.assert_allclose(np.sum(2.0 ** -bits), 1.0, rtol=1e-9)
+  assert (bits > 0).all()
+
+
+def test_context_code_first_pixels_by_hand():
+  """Two levels, a 1x3 image [1, 1, 0]. Pixel 1: no neighbour is 1, a fresh context, KT p(1) = 1/2.
+  Pixel 2: its west neighbour is 1, another fresh context, p(1) = 1/2. Pixel 3: the same context as
+  pixel 2, which has seen one 1: p(0) = (0 + 1/2) / (1 + 1) = 1/4. In all 1 + 1 + 2 = 4 bits."""
+  x = np.array([[1, 1, 0]]).reshape(1, 1, 3, 1)
+  np.testing.assert_allclose(anomaly.context_code_bits(x, 2), [4.0])
+  # [0, 0, 0]: one context throughout: 1/2, then (1 + 1/2) / 2, then (2 + 1/2) / 3.
+  zeros = np.zeros((1, 1, 3, 1), np.int64)
+  np.testing.assert_allclose(anomaly.context_code_bits(zeros, 2),
+                             [-math.log2(0.5 * 0.75 * (2.5 / 3))])
 
 
 def test_complexity_is_nll_bits_minus_png_bits_and_flags_simple_inputs(trained, digits):
@@ -105,9 +129,12 @@ def test_complexity_is_nll_bits_minus_png_bits_and_flags_simple_inputs(trained, 
   s = anomaly.anomaly_scores(model, variables, x, "complexity")
   np.testing.assert_allclose(s, nll / math.log(2) - anomaly.input_complexity(x, NUM_LEVELS),
                              rtol=1e-9)
-  z = anomaly.anomaly_scores(model, variables, x, "complexity", compressor="zlib")
-  np.testing.assert_allclose(
-      z, nll / math.log(2) - anomaly.input_complexity(x, NUM_LEVELS, compressor="zlib"), rtol=1e-9)
+  for compressor in ("zlib", "context"):
+    z = anomaly.anomaly_scores(model, variables, x, "complexity", compressor=compressor)
+    np.testing.assert_allclose(
+        z, nll / math.log(2) - anomaly.input_complexity(x, NUM_LEVELS, compressor=compressor),
+        rtol=1e-9)
+    assert _auroc(z[:100], z[100:]) > 0.9
   assert _auroc(nll[:100], nll[100:]) < 0.75  # the NLL ranks blank images among the digits
   assert _auroc(s[:100], s[100:]) > 0.9
 
@@ -261,7 +288,8 @@ def test_novelty_benchmark_tiny_runs_and_resumes(tmp_path):
   spec.loader.exec_module(bench)
   argv = ["--tiny", "--workdir", str(tmp_path), "--classes", "3", "--steps", "5"]
   first = bench.main(argv)
-  assert first["classes"] == [3] and set(first["mean"]) == set(anomaly.METHODS)
+  assert first["classes"] == [3]
+  assert set(first["mean"]) == set(anomaly.METHODS) | {"complexity_context"}
   assert all(0.0 <= v <= 100.0 for v in first["mean"].values())
   assert (tmp_path / "roc.png").stat().st_size > 0 and (tmp_path / "results.md").exists()
   again = bench.main(argv)  # from the cache

@@ -13,7 +13,8 @@ Every subcommand calls public functions that a notebook can call directly:
                   [--features-from WAV]                    -> sample_workdir, armodels_jax.sample
                   (audio models write --out x.wav, one WAV per sample; text models print the text)
   armodels score  --workdir DIR --npz FILE [--key KEY] --method nll|bpd|complexity|likelihood_ratio
-                  [--reference DIR] --out scores.npy       -> score_workdir, armodels_jax.anomaly_scores
+                  [--reference DIR] [--compressor png|zlib|context] --out scores.npy
+                                                           -> score_workdir, armodels_jax.anomaly_scores
 
 User errors (a missing file or checkpoint, an array of the wrong size, a bad option) print one line
 to stderr and exit with status 2. Set ``ARMODELS_DEBUG=1`` to get the full traceback instead.
@@ -305,7 +306,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
 
 def score_workdir(workdir: str, *, npz: str, key: str | None = None, method: str = "nll",
-                  reference: str | None = None, batch_size: int = 256):
+                  reference: str | None = None, compressor: str | None = None,
+                  batch_size: int = 256):
   """Anomaly scores (``arm.anomaly_scores``) of an npz array under the checkpoint in `workdir`.
 
   Args:
@@ -314,6 +316,7 @@ def score_workdir(workdir: str, *, npz: str, key: str | None = None, method: str
     key: the array's key in `npz` (default: its only array).
     method: one of ``arm.anomaly.METHODS``.
     reference: ``likelihood_ratio`` only: the background model's workdir.
+    compressor: ``complexity`` only: ``png``, ``zlib`` or ``context`` (``arm.anomaly.input_complexity``).
     batch_size: examples per forward pass.
 
   Returns:
@@ -341,7 +344,7 @@ def score_workdir(workdir: str, *, npz: str, key: str | None = None, method: str
     ref = (ref_model, ref_variables)
   array = data.load_array(npz, key, model.event_shape, model.num_levels)
   return anomaly.anomaly_scores(model, variables, array, method=method, reference=ref,
-                                batch_size=batch_size)
+                                compressor=compressor, batch_size=batch_size)
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
@@ -355,7 +358,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
   import numpy as np  # pylint: disable=g-import-not-at-top
 
   scores = score_workdir(args.workdir, npz=args.npz, key=args.key, method=args.method,
-                         reference=args.reference, batch_size=args.batch_size)
+                         reference=args.reference, compressor=args.compressor,
+                         batch_size=args.batch_size)
   np.save(args.out, scores)
   print(f"wrote {len(scores)} {args.method} scores (higher = more anomalous; min "
         f"{scores.min():.4g}, median {np.median(scores):.4g}, max {scores.max():.4g}) to {args.out}")
@@ -501,6 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "likelihood_ratio (needs --reference; Ren et al. 2019)")
   p.add_argument("--reference", default=None,
                  help="likelihood_ratio: the workdir of the background model")
+  p.add_argument("--compressor", default=None, choices=("png", "zlib", "context"),
+                 help="complexity: the code of L(x) (default png for images, zlib otherwise; context: "
+                      "an adaptive context-model code)")
   p.add_argument("--out", required=True, help="scores.npy: float64 [N]")
   p.add_argument("--batch-size", type=int, default=256)
   p.set_defaults(func=_cmd_score)

@@ -230,13 +230,14 @@ def test_cli_score_writes_the_api_scores(workdirs, digits, tmp_path, capsys):
   npz = tmp_path / "x.npz"
   np.savez(npz, x=x.reshape(10, 64))  # any row-major shape of the event size
   model, variables, _ = training.restore(str(workdirs[0]))
-  for method in ("nll", "complexity"):
-    out = tmp_path / f"{method}.npy"
+  for method, compressor in (("nll", None), ("complexity", None), ("complexity", "context")):
+    out = tmp_path / f"{method}_{compressor}.npy"
+    extra = ("--compressor", compressor) if compressor else ()
     rc, stdout, err = _run(capsys, "score", "--workdir", workdirs[0], "--npz", npz, "--method", method,
-                           "--out", out)
+                           *extra, "--out", out)
     assert rc == 0, err
     assert f"wrote 10 {method} scores" in stdout
-    expected = anomaly.anomaly_scores(model, variables, x, method)
+    expected = anomaly.anomaly_scores(model, variables, x, method, compressor=compressor)
     np.testing.assert_allclose(np.load(out), expected, rtol=1e-6)
   # Against a copy of itself the likelihood ratio is 1 everywhere (the reference is read: an empty
   # reference workdir is an error, see test_cli_score_errors).
@@ -245,8 +246,9 @@ def test_cli_score_writes_the_api_scores(workdirs, digits, tmp_path, capsys):
                     "likelihood_ratio", "--reference", workdirs[1], "--out", out)
   assert rc == 0, err
   np.testing.assert_array_equal(np.load(out), np.zeros(10))
-  assert cli.build_parser()._subparsers._group_actions[0].choices["score"]._option_string_actions[
-      "--method"].choices == anomaly.METHODS
+  options = cli.build_parser()._subparsers._group_actions[0].choices["score"]._option_string_actions
+  assert options["--method"].choices == anomaly.METHODS
+  assert options["--compressor"].choices == anomaly.COMPRESSORS
 
 
 def test_cli_score_errors(workdirs, digits, tmp_path, capsys):
@@ -259,6 +261,7 @@ def test_cli_score_errors(workdirs, digits, tmp_path, capsys):
       ((*base, "--method", "likelihood_ratio", "--out", tmp_path / "s.npy"), "--reference"),
       ((*base, "--reference", workdirs[1], "--out", tmp_path / "s.npy"), "likelihood_ratio only"),
       ((*base, "--out", tmp_path / "s.txt"), ".npy"),
+      ((*base, "--compressor", "zlib", "--out", tmp_path / "s.npy"), "'complexity' only"),
       ((*base, "--out", tmp_path / "no" / "s.npy"), "directory"),
       (("score", "--workdir", workdirs[0], "--npz", npz, "--out", tmp_path / "s.npy"), "--key"),
       (("score", "--workdir", workdirs[0], "--npz", tmp_path / "no.npz", "--out", tmp_path / "s.npy"),

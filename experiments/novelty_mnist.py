@@ -155,7 +155,7 @@ def main(argv=None) -> dict:
   p.add_argument("--data", default=DEFAULT_DATA, help="the directory of the four MNIST IDX .gz files")
   p.add_argument("--classes", default="0,1,2,3,4,5,6,7,8,9", help="comma-separated digits")
   p.add_argument("--tiny", action="store_true", help="embedded 8x8 digits, tiny model, seconds")
-  p.add_argument("--steps", type=int, default=None, help="Adam steps per model (default 3000)")
+  p.add_argument("--steps", type=int, default=None, help="Adam steps per model (default 2000)")
   p.add_argument("--hidden", type=int, default=None, help="MADE hidden units (default 500)")
   p.add_argument("--batch-size", type=int, default=100)
   p.add_argument("--l2", type=float, default=0.0, help="L2 penalty of the class model")
@@ -169,7 +169,7 @@ def main(argv=None) -> dict:
   if any(not 0 <= c <= 9 for c in classes):
     p.error(f"--classes: expected digits in 0..9, got {classes}")
   if args.steps is None:
-    args.steps = 20 if args.tiny else 3000
+    args.steps = 20 if args.tiny else 2000
   if args.hidden is None:
     args.hidden = 16 if args.tiny else 500
   os.makedirs(args.workdir, exist_ok=True)

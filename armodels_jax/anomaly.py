@@ -6,18 +6,18 @@ one of :data:`METHODS`:
 * ``"nll"``: the negative log-likelihood ``-log p(x)`` in nats.
 * ``"bpd"``: the same in bits per dimension, ``-log2 p(x) / D``.
 * ``"complexity"``: Serra et al. 2020, "Input complexity and out-of-distribution detection with
-  likelihood-based generative models" (ICLR), eq. 2: ``S(x) = -log2 p(x) - L(x)``, in bits, where
-  ``L(x)`` is the length in bits of ``x`` under a generic lossless compressor. The paper's best
-  compressor on images was FLIF, with PNG and JPEG2000 close behind (its Table 1); here PNG
+  likelihood-based generative models" (ICLR): ``S(x) = -log2 p(x) - L(x)``, in bits,
+  where ``L(x)`` is the length in bits of ``x`` under a generic lossless compressor (the paper
+  compares PNG, JPEG2000 and FLIF); here PNG
   (:func:`input_complexity`, through pillow) for images with 1, 3 or 4 channels and at most 256
   levels, and zlib (deflate) on the raw levels for any other event. The PNG file's constant
   header adds the same number to every score, so it changes no ranking. ``compressor="context"``
   is an adaptive context-model code of images (:func:`context_code_bits`), the kind JBIG uses for
   bilevel images: on one-class MNIST it measures complexity far better than PNG (BENCHMARKS.md).
 * ``"likelihood_ratio"``: Ren et al. 2019, "Likelihood Ratios for Out-of-Distribution Detection"
-  (NeurIPS), eq. 5: ``LLR(x) = log p_theta(x) - log p_theta0(x)`` with ``p_theta0`` a background
-  model trained on perturbed inputs (section 3.2: each dimension replaced, with probability
-  ``mu``, by a uniformly drawn value -- :func:`perturb` -- plus L2 regularisation). The score is
+  (NeurIPS): ``LLR(x) = log p_theta(x) - log p_theta0(x)`` with ``p_theta0`` a
+  background model trained on perturbed inputs (each dimension replaced, with probability ``mu``, by
+  a uniformly drawn value -- :func:`perturb` -- plus L2 regularisation). The score is
   ``-LLR(x) = log p_theta0(x) - log p_theta(x)`` in nats; ``reference=(model0, variables0)``.
 
 Dimensions: B batch, D dimensions of an event (``prod(event_shape)``).
@@ -69,7 +69,8 @@ def context_code_bits(x: Any, num_levels: int) -> np.ndarray:
   The pixels of each channel are coded in raster order; a pixel's context is which of its four causal
   neighbours (west, north-west, north, north-east; outside the image counts as 0) are in the upper half
   of the levels (``level >= num_levels / 2``), 16 contexts per channel. In each context the code uses
-  the Krichevsky-Trofimov estimator, ``p(v) = (n_v + 1/2) / (n + num_levels / 2)`` from the counts of
+  the Krichevsky-Trofimov estimator (Krichevsky & Trofimov 1981, "The performance of universal
+  encoding"), ``p(v) = (n_v + 1/2) / (n + num_levels / 2)`` from the counts of
   the pixels coded before in that context; the counts start at zero for every image. This is a sequential
   probability assignment, so the lengths of all images of a shape satisfy Kraft's equality
   ``sum 2^-L(x) = 1``; an arithmetic coder reaches them within 2 bits. With two levels this is the kind of

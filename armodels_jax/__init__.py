@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-_LAZY = ("data", "distributions", "layers", "models", "pretrained", "sampling", "training")
+_LAZY = ("anomaly", "data", "distributions", "layers", "models", "pretrained", "sampling", "training")
 _API = ("bits_per_dim", "init", "log_prob", "sample")
+_ANOMALY = ("anomaly_scores",)
 
-__all__ = [*_API, "__version__", *_LAZY]
+__all__ = [*_API, *_ANOMALY, "__version__", *_LAZY]
 
 if TYPE_CHECKING:  # for readers and type checkers; at run time these load on first use
   from armodels_jax import models  # noqa: F401
+  from armodels_jax.anomaly import anomaly_scores  # noqa: F401
   from armodels_jax.api import bits_per_dim, init, log_prob, sample  # noqa: F401
 
 
@@ -36,4 +38,6 @@ def __getattr__(name):
     return importlib.import_module(f"armodels_jax.{name}")
   if name in _API:
     return getattr(importlib.import_module("armodels_jax.api"), name)
+  if name in _ANOMALY:
+    return getattr(importlib.import_module("armodels_jax.anomaly"), name)
   raise AttributeError(f"module 'armodels_jax' has no attribute {name!r}")

@@ -12,6 +12,9 @@ Every subcommand calls public functions that a notebook can call directly:
                   [--temperature T] [--length N] [--prime TEXT] [--label K] [--digit D]
                   [--features-from WAV]                    -> sample_workdir, armodels_jax.sample
                   (audio models write --out x.wav, one WAV per sample; text models print the text)
+  armodels score  --workdir DIR --npz FILE [--key KEY] --method nll|bpd|complexity|likelihood_ratio
+                  [--reference DIR] [--compressor png|zlib|context] --out scores.npy
+                                                           -> score_workdir, armodels_jax.anomaly_scores
 
 User errors (a missing file or checkpoint, an array of the wrong size, a bad option) print one line
 to stderr and exit with status 2. Set ``ARMODELS_DEBUG=1`` to get the full traceback instead.
@@ -302,6 +305,67 @@ def _cmd_sample(args: argparse.Namespace) -> int:
   return 0
 
 
+def score_workdir(workdir: str, *, npz: str, key: str | None = None, method: str = "nll",
+                  reference: str | None = None, compressor: str | None = None,
+                  batch_size: int = 256):
+  """Anomaly scores (``arm.anomaly_scores``) of an npz array under the checkpoint in `workdir`.
+
+  Args:
+    workdir: a training workdir or a shipped `pretrained/<name>/` directory.
+    npz: an `.npz` file; any array whose per-example size equals the model's event size.
+    key: the array's key in `npz` (default: its only array).
+    method: one of ``arm.anomaly.METHODS``.
+    reference: ``likelihood_ratio`` only: the background model's workdir.
+    compressor: ``complexity`` only: ``png``, ``zlib`` or ``context`` (``arm.anomaly.input_complexity``).
+    batch_size: examples per forward pass.
+
+  Returns:
+    float64 [N] scores, higher = more anomalous.
+  """
+  from armodels_jax import anomaly, data  # pylint: disable=g-import-not-at-top
+
+  if method not in anomaly.METHODS:
+    raise CLIError(f"unknown --method {method!r}; expected one of {list(anomaly.METHODS)}")
+  if (reference is None) == (method == "likelihood_ratio"):
+    raise CLIError("--method likelihood_ratio needs --reference WORKDIR (the background model)"
+                   if reference is None else
+                   f"--reference applies to --method likelihood_ratio only, got --method {method}")
+  if not os.path.isfile(npz):
+    raise CLIError(f"npz file not found: {npz!r}")
+  if key is None:
+    key = _only_key(npz)
+  model, variables, _ = _restore(workdir)
+  if getattr(model, "conditional", False):
+    raise CLIError("score takes unconditional models; call arm.anomaly_scores(..., cond=...) for "
+                   "a conditional one")
+  ref = None
+  if reference is not None:
+    ref_model, ref_variables, _ = _restore(reference)
+    ref = (ref_model, ref_variables)
+  array = data.load_array(npz, key, model.event_shape, model.num_levels)
+  return anomaly.anomaly_scores(model, variables, array, method=method, reference=ref,
+                                compressor=compressor, batch_size=batch_size)
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+  if not args.out.endswith(".npy"):
+    raise CLIError(f"expected --out ending in .npy, got {args.out!r}")
+  out_dir = os.path.dirname(os.path.abspath(args.out))
+  if not os.path.isdir(out_dir):
+    raise CLIError(f"output directory not found: {out_dir!r}")
+  if args.batch_size < 1:
+    raise CLIError(f"--batch-size must be >= 1, got {args.batch_size}")
+  import numpy as np  # pylint: disable=g-import-not-at-top
+
+  scores = score_workdir(args.workdir, npz=args.npz, key=args.key, method=args.method,
+                         reference=args.reference, compressor=args.compressor,
+                         batch_size=args.batch_size)
+  np.save(args.out, scores)
+  print(f"wrote {len(scores)} {args.method} scores (higher = more anomalous; min "
+        f"{scores.min():.4g}, median {np.median(scores):.4g}, max {scores.max():.4g}) to {args.out}")
+  return 0
+
+
 # --------------------------------------------------------------------------------------------------
 # Helpers.
 # --------------------------------------------------------------------------------------------------
@@ -374,7 +438,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
   parser = _Parser(prog=PROG, description="Likelihood-based autoregressive models in JAX/Flax.")
-  sub = parser.add_subparsers(dest="command", metavar="{demo,train,eval,sample}", parser_class=_Parser)
+  sub = parser.add_subparsers(dest="command", metavar="{demo,train,eval,sample,score}", parser_class=_Parser)
   sub.required = True
 
   p = sub.add_parser("demo", help="train a small PixelCNN on the embedded 8x8 digits, sample, complete")
@@ -429,6 +493,24 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--features-from", default=None,
                  help="log-mel-conditioned WaveNet: resynthesise this WAV file's log-mel frames")
   p.set_defaults(func=_cmd_sample)
+
+  p = sub.add_parser("score", help="anomaly scores of an npz array (higher = more anomalous)")
+  p.add_argument("--workdir", required=True, help="a training workdir or a pretrained/<name>/ folder")
+  p.add_argument("--npz", required=True,
+                 help="an .npz file; any array whose per-example size equals the event size")
+  p.add_argument("--key", default=None, help="the array's key in --npz (default: its only array)")
+  p.add_argument("--method", default="nll",
+                 choices=("nll", "bpd", "complexity", "likelihood_ratio"),
+                 help="nll (nats), bpd, complexity (NLL bits minus PNG/zlib bits, Serra et al. 2020), "
+                      "likelihood_ratio (needs --reference; Ren et al. 2019)")
+  p.add_argument("--reference", default=None,
+                 help="likelihood_ratio: the workdir of the background model")
+  p.add_argument("--compressor", default=None, choices=("png", "zlib", "context"),
+                 help="complexity: the code of L(x) (default png for images, zlib otherwise; context: "
+                      "an adaptive context-model code)")
+  p.add_argument("--out", required=True, help="scores.npy: float64 [N]")
+  p.add_argument("--batch-size", type=int, default=256)
+  p.set_defaults(func=_cmd_score)
   return parser
 
 

@@ -6,6 +6,13 @@
 * Nothing here sets the number of CPU devices: tests that need several fake devices start a
   subprocess with ``XLA_FLAGS=--xla_force_host_platform_device_count=4``.
 * Nothing here reads /work/shared or any other machine-specific path; tests use ``tmp_path``.
+* Compiled programs go to JAX's persistent compilation cache, in the user's cache directory
+  (``$XDG_CACHE_HOME/armodels_jax/jax-test-cache``, default ``~/.cache``), set through the
+  environment so that the xdist workers and the subprocesses the tests start (the CLI, the notebooks,
+  several-device runs) share it. A program compiled once in a run is loaded, not compiled, by every
+  other process; a second run of the suite on the same machine loads nearly everything (measured on
+  tests/models/test_fvsbn_nade.py: 66.6 s of CPU without the cache, 68.5 s with an empty one, 14.7 s
+  with a warm one). ``ARMODELS_TEST_JAX_CACHE=0`` turns it off; another path moves it.
 """
 
 import os
@@ -14,12 +21,23 @@ import sys
 
 # Quieter TensorFlow / tfds imports, if they happen; set before anything imports them.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+_CACHE = os.environ.get("ARMODELS_TEST_JAX_CACHE", os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+    "armodels_jax", "jax-test-cache"))
+if _CACHE != "0":
+  os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _CACHE)
+  os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+  os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+if _CACHE != "0":  # A plugin may have imported jax before the environment above was set.
+  jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+  jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 # Test helpers shared across folders (``import fake_data``; ``--import-mode=importlib`` does not put
 # the test folders on sys.path).

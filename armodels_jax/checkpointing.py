@@ -83,8 +83,11 @@ def save_state(manager: ocp.CheckpointManager, step: int, state_dict: dict[str, 
 
   Call ``manager.wait_until_finished()`` before the process exits or reads the checkpoint.
   """
-  return manager.save(int(step), args=ocp.args.Composite(**{_ITEM: ocp.args.StandardSave(state_dict)}),
-                      force=force)
+  try:
+    return manager.save(int(step), args=ocp.args.Composite(**{_ITEM: ocp.args.StandardSave(state_dict)}),
+                        force=force)
+  except Exception as e:  # pylint: disable=broad-except  (tensorstore raises ValueErrors for OS errors)
+    raise _write_error(os.path.dirname(os.fspath(manager.directory)), e) from e
 
 
 def restore_state(manager: ocp.CheckpointManager, step: int, target: dict[str, Any]) -> dict[str, Any]:
@@ -358,6 +361,13 @@ def _save_failure_reason(e: BaseException) -> str:
   return _first_line(e)
 
 
+def _write_error(workdir: str, e: BaseException) -> CheckpointWriteError:
+  kept = list_steps(workdir)
+  last = f"the last complete checkpoint, step {kept[0]}, is kept" if kept else "no checkpoint was saved"
+  return CheckpointWriteError(f"could not write a checkpoint in {os.path.join(workdir, CHECKPOINT_DIR)}: "
+                              f"{_save_failure_reason(e)}; {last}")
+
+
 def finish_saves(manager: ocp.CheckpointManager, workdir: str, steps: list[int]) -> None:
   """Waits for the pending (async) save, then records the sizes and sha256 of the files of `steps` (the
   steps this process saved) in their ``files.json``.
@@ -369,11 +379,7 @@ def finish_saves(manager: ocp.CheckpointManager, workdir: str, steps: list[int])
   try:
     manager.wait_until_finished()
   except Exception as e:  # pylint: disable=broad-except  (orbax re-raises the writer thread's error)
-    kept = list_steps(workdir)
-    last = f"the last complete checkpoint, step {kept[0]}, is kept" if kept else "no checkpoint was saved"
-    raise CheckpointWriteError(
-        f"could not write a checkpoint in {os.path.join(workdir, CHECKPOINT_DIR)}: "
-        f"{_save_failure_reason(e)}; {last}") from e
+    raise _write_error(workdir, e) from e
   if jax.process_index() != 0:
     return
   for s in steps:

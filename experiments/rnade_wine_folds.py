@@ -33,7 +33,6 @@ import numpy as np
 from armodels_jax import checkpointing
 from armodels_jax import data
 from armodels_jax import training
-from armodels_jax.training import config as config_lib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CONFIG = os.path.join(HERE, "configs", "rnade_wine_red.py")
@@ -64,7 +63,7 @@ def run_fold(config: str, overrides: list[str], fold: int, workdir: str) -> dict
     raise RuntimeError(f"fold {fold}: training stopped early at step {result['step']}")
   step, valid_nll = best_valid_step(workdir)
   model, variables, _ = training.restore(workdir, step)
-  ds = data.load(cfg.data.name, **config_lib.data_options(cfg))
+  ds = data.load(cfg.data.name, **training.data_options(cfg))
   test = training.evaluate(model, variables, ds.test, batch_size=cfg.train.eval_batch_size)
   last_valid = [r for r in training.read_metrics(workdir, "valid") if r["step"] == result["step"]]
   return {

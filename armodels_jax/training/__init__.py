@@ -2,7 +2,7 @@
 
 Public names::
 
-  default_config, load_config, apply_overrides, config_to_json, config_from_json
+  default_config, load_config, apply_overrides, config_to_json, config_from_json, data_options
   TrainState, create_train_state
   make_optimizer, make_schedule
   make_mesh, replicated, batch_sharding
@@ -18,6 +18,7 @@ from armodels_jax.training.config import apply_overrides
 from armodels_jax.training.config import apply_variant
 from armodels_jax.training.config import config_from_json
 from armodels_jax.training.config import config_to_json
+from armodels_jax.training.config import data_options
 from armodels_jax.training.config import default_config
 from armodels_jax.training.config import load_config
 from armodels_jax.training.config import load_config_module
@@ -50,6 +51,7 @@ __all__ = [
     "config_to_json",
     "create_model",
     "create_train_state",
+    "data_options",
     "default_config",
     "evaluate",
     "load_config",

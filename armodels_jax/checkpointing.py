@@ -25,7 +25,6 @@ shardings, so optax states come back as their named tuples and arrays land in th
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import logging
@@ -278,7 +277,11 @@ def restore_newest_intact(workdir: str, restore: Callable[[int], Any], *, full: 
 
   Raises:
     CheckpointError: every step (or the requested one) is damaged.
+    FileNotFoundError: the requested step was not saved.
   """
+  if step is not None and not os.path.isdir(step_dir(workdir, step)):
+    raise FileNotFoundError(f"no checkpoint of step {int(step)} in {os.path.join(workdir, CHECKPOINT_DIR)} "
+                            f"(steps saved: {sorted(list_steps(workdir))})")
   steps = list_steps(workdir) if step is None else [int(step)]
   skipped: list[tuple[int, str]] = []
   for s in steps:

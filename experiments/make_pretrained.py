@@ -48,7 +48,7 @@ def wall_seconds(workdir: str) -> float | None:
 
 def best_step(workdir: str) -> int:
   """The checkpointed step with the lowest validation NLL in metrics.jsonl."""
-  kept = {int(d) for d in os.listdir(os.path.join(workdir, checkpointing.CHECKPOINT_DIR)) if d.isdigit()}
+  kept = set(checkpointing.list_steps(workdir))
   rows = [r for r in training.read_metrics(workdir, "valid") if r["step"] in kept]
   if not rows:
     raise ValueError(f"no validation record at a kept checkpoint in {workdir}")

@@ -41,11 +41,7 @@ PUBLISHED = {"gaussian": -9.36, "laplace": -9.46}  # Table 1, red wine
 
 def best_valid_step(workdir: str) -> tuple[int, float]:
   """The evaluated and checkpointed step with the lowest validation NLL: ``(step, nll_nats)``."""
-  manager = checkpointing.make_manager(workdir, read_only=True)
-  try:
-    saved = set(manager.all_steps())
-  finally:
-    manager.close()
+  saved = set(checkpointing.list_steps(workdir))
   evals = [r for r in training.read_metrics(workdir, "valid") if r["step"] in saved]
   if not evals:
     raise ValueError(f"{workdir}: no validation evaluation at a checkpointed step; set "

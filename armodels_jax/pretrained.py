@@ -181,17 +181,14 @@ def _download(url: str, dest: str, expected_sha256: str, progress) -> None:
       for block in iter(lambda: response.read(1 << 16), b""):
         f.write(block)
         progress.update(len(block))
-  except urllib.error.HTTPError as e:
+  except urllib.error.URLError as e:  # HTTPError is a URLError with a code.
     _remove(part)
-    if e.code == 404:
-      raise FileNotFoundError(f"{url} not found (HTTP 404): the release lacks this file") from e
-    raise ConnectionError(f"could not download {url}: HTTP {e.code} {e.reason}") from e
-  except urllib.error.URLError as e:
-    _remove(part)
-    if isinstance(e.reason, FileNotFoundError):
+    code = getattr(e, "code", None)
+    if code == 404 or isinstance(e.reason, FileNotFoundError):
       raise FileNotFoundError(f"{url} not found: the release lacks this file") from e
+    reason = f"HTTP {code} {e.reason}" if code else e.reason
     raise ConnectionError(
-        f"could not download {url} ({e.reason}); offline? Set ${_ENV} to a local copy of the "
+        f"could not download {url} ({reason}); offline? Set ${_ENV} to a local copy of the "
         f"repository's pretrained/ folder, or ${_URL_ENV} to a reachable mirror") from e
   except OSError:
     _remove(part)

@@ -84,8 +84,10 @@ def test_tampered_download_is_refused_and_not_cached(wheel):
   assert not os.path.exists(cached) and not os.path.exists(cached + ".part")
 
 
-def test_missing_remote_file_and_offline_are_clear_errors(wheel):
+def test_missing_remote_file_and_offline_are_clear_errors(wheel, monkeypatch):
   remote, url = wheel
+  for proxy in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+    monkeypatch.delenv(proxy, raising=False)
   os.remove(remote / NAME / "model.json")
   with pytest.raises(FileNotFoundError, match=f"{NAME}/model.json not found"):
     pretrained.load(NAME, base_url=url)

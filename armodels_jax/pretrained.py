@@ -231,7 +231,7 @@ def fetch(name: str, base_url: str | None = None) -> str:
   if todo:
     total = sum(int(sizes.get(rel, 0)) for rel in todo) or None
     with tqdm.tqdm(total=total, unit="B", unit_scale=True, desc=f"download {name}",
-                   disable=None) as progress:
+                   disable=False) as progress:
       for rel in todo:
         _download(f"{base.rstrip('/')}/{name}/{rel}", os.path.join(dest, *rel.split("/")), files[rel],
                   progress)

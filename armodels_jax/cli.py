@@ -77,15 +77,20 @@ def _restore(workdir: str):
   """Restores (model, variables, cfg) from a workdir, with user-level errors."""
   if not os.path.isdir(workdir):
     raise CLIError(f"workdir not found: {workdir!r}")
-  from armodels_jax import training  # pylint: disable=g-import-not-at-top
+  from armodels_jax import inference  # pylint: disable=g-import-not-at-top
   from armodels_jax.demo import quiet_read_only_warnings  # pylint: disable=g-import-not-at-top
+  from armodels_jax.training import config as config_lib  # pylint: disable=g-import-not-at-top
 
   quiet_read_only_warnings()
 
   try:
-    return training.restore(workdir)
+    # The parameters alone (no train state); damaged files -> CheckpointError naming the file, and a
+    # training workdir whose newest checkpoint is damaged loads the newest intact one, with a warning.
+    model, variables, _ = inference.load(workdir)
   except FileNotFoundError as e:
     raise CLIError(f"no checkpoint in workdir {workdir!r}: {_message(e)}") from e
+  with open(os.path.join(workdir, inference.CONFIG_FILE)) as f:
+    return model, variables, config_lib.config_from_json(f.read())
 
 
 def eval_workdir(workdir: str, *, npz: str | None = None, key: str | None = None,

@@ -17,9 +17,8 @@ import time
 
 import jax
 
-from armodels_jax import cli, training
+from armodels_jax import training
 from armodels_jax.data import audio
-from armodels_jax.training.recordings import evaluate_recordings
 
 
 def main() -> None:
@@ -32,7 +31,7 @@ def main() -> None:
   args = parser.parse_args()
 
   model, variables, cfg = training.restore(args.workdir)
-  info = cli.read_info(args.workdir)
+  info = training.read_model_info(args.workdir)["info"]
   if info.get("kind") != "audio":
     raise SystemExit(f"{args.workdir} is not an audio run (model.json info: {info})")
   stats = None
@@ -45,8 +44,8 @@ def main() -> None:
       num_mels=int(info.get("num_mels") or 40), speakers=info.get("speakers_kept"),
       feature_stats=stats, max_recordings=args.max_recordings)
   start = time.time()
-  result = evaluate_recordings(model, variables, recs.levels, labels=recs.labels,
-                               features=recs.features, batch_size=args.batch_size)
+  result = training.evaluate_recordings(model, variables, recs.levels, labels=recs.labels,
+                                        features=recs.features, batch_size=args.batch_size)
   result.update(split=args.split, workdir=args.workdir, seconds=round(time.time() - start, 1),
                 machine=platform.processor() or platform.machine(),
                 devices=str(jax.devices()))

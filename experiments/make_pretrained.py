@@ -9,6 +9,10 @@ and on all of them (``--full-valid``), the published number, and the sha256 of e
 
 ``--best`` ships the kept checkpoint with the lowest validation NLL logged during training (early
 stopping after the fact; the papers also selected by validation), else the latest.
+
+Shipping also regenerates the package's index of manifests (``armodels_jax/pretrained_index.json``, what
+an install from a wheel downloads by); ``python experiments/make_pretrained.py --index`` regenerates it
+alone (``tests/test_pretrained_download.py`` checks that it is in sync with ``pretrained/``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ from armodels_jax import checkpointing
 from armodels_jax import data
 from armodels_jax import pretrained
 from armodels_jax import training
-from armodels_jax.training import config as config_lib
 
 FIRST = 500  # Validation images the shipped-checkpoint test re-evaluates.
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,7 +48,7 @@ def wall_seconds(workdir: str) -> float | None:
 
 def best_step(workdir: str) -> int:
   """The checkpointed step with the lowest validation NLL in metrics.jsonl."""
-  kept = {int(d) for d in os.listdir(os.path.join(workdir, checkpointing.CHECKPOINT_DIR)) if d.isdigit()}
+  kept = set(checkpointing.list_steps(workdir))
   rows = [r for r in training.read_metrics(workdir, "valid") if r["step"] in kept]
   if not rows:
     raise ValueError(f"no validation record at a kept checkpoint in {workdir}")
@@ -61,9 +64,11 @@ def machine() -> str:
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--workdir", required=True, help="a finished training workdir")
-  parser.add_argument("--name", required=True, help="pretrained/<name>")
-  parser.add_argument("--config", required=True, help="the config file the run used (for the record)")
+  parser.add_argument("--index", action="store_true",
+                      help="only regenerate armodels_jax/pretrained_index.json from pretrained/")
+  parser.add_argument("--workdir", help="a finished training workdir")
+  parser.add_argument("--name", help="pretrained/<name>")
+  parser.add_argument("--config", help="the config file the run used (for the record)")
   parser.add_argument("--eval-override", action="append", default=[], metavar="KEY=VALUE",
                       help="a model option changed for evaluation that keeps the parameters, e.g. "
                       "num_orderings=16 (a smaller ensemble)")
@@ -72,6 +77,11 @@ def main(argv=None) -> int:
   parser.add_argument("--force", action="store_true", help="replace an existing pretrained/<name>")
   parser.add_argument("--batch-size", type=int, default=250)
   args = parser.parse_args(argv)
+  if args.index:
+    print(f"wrote {pretrained.INDEX_FILE} ({len(pretrained.write_index())} checkpoints)")
+    return 0
+  if not (args.workdir and args.name and args.config):
+    parser.error("--workdir, --name and --config are required (or --index)")
 
   out = os.path.join(pretrained.directory(), args.name)
   if os.path.exists(out):
@@ -87,7 +97,7 @@ def main(argv=None) -> int:
   model, variables, cfg = training.restore(args.workdir, step)
   if overrides:
     model = model.clone(**overrides)
-  ds = data.load(cfg.data.name, **config_lib.data_options(cfg))
+  ds = data.load(cfg.data.name, **training.data_options(cfg))
   valid = ds.valid if ds.valid is not None else ds.test
   split = "valid" if ds.valid is not None else "test"
   first = training.evaluate(model, variables, valid[:FIRST], batch_size=args.batch_size)
@@ -102,7 +112,7 @@ def main(argv=None) -> int:
       "date": datetime.date.today().isoformat(),
       f"{split}_first{FIRST}_nll_nats": first["nll_nats"],
   }
-  module = config_lib._import_file(args.config)  # pylint: disable=protected-access
+  module = training.load_config_module(args.config, os.path.basename(args.config))
   if hasattr(module, "PUBLISHED_TEST_NLL"):
     info["published_test_nll_nats"] = module.PUBLISHED_TEST_NLL
   if args.full_valid:
@@ -112,6 +122,8 @@ def main(argv=None) -> int:
   size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out) for f in fs)
   print(json.dumps({k: v for k, v in result.items() if k != "files"}, indent=2))
   print(f"wrote {out} ({size / 1e6:.1f} MB)")
+  pretrained.write_index()
+  print(f"updated {pretrained.INDEX_FILE}")
   return 0
 
 

@@ -33,7 +33,6 @@ import numpy as np
 from armodels_jax import checkpointing
 from armodels_jax import data
 from armodels_jax import training
-from armodels_jax.training import config as config_lib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CONFIG = os.path.join(HERE, "configs", "rnade_wine_red.py")
@@ -42,11 +41,7 @@ PUBLISHED = {"gaussian": -9.36, "laplace": -9.46}  # Table 1, red wine
 
 def best_valid_step(workdir: str) -> tuple[int, float]:
   """The evaluated and checkpointed step with the lowest validation NLL: ``(step, nll_nats)``."""
-  manager = checkpointing.make_manager(workdir, read_only=True)
-  try:
-    saved = set(manager.all_steps())
-  finally:
-    manager.close()
+  saved = set(checkpointing.list_steps(workdir))
   evals = [r for r in training.read_metrics(workdir, "valid") if r["step"] in saved]
   if not evals:
     raise ValueError(f"{workdir}: no validation evaluation at a checkpointed step; set "
@@ -64,7 +59,7 @@ def run_fold(config: str, overrides: list[str], fold: int, workdir: str) -> dict
     raise RuntimeError(f"fold {fold}: training stopped early at step {result['step']}")
   step, valid_nll = best_valid_step(workdir)
   model, variables, _ = training.restore(workdir, step)
-  ds = data.load(cfg.data.name, **config_lib.data_options(cfg))
+  ds = data.load(cfg.data.name, **training.data_options(cfg))
   test = training.evaluate(model, variables, ds.test, batch_size=cfg.train.eval_batch_size)
   last_valid = [r for r in training.read_metrics(workdir, "valid") if r["step"] == result["step"]]
   return {

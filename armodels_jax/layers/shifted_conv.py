@@ -101,8 +101,8 @@ def _no_buffer():
                    "(or decode_row / decode_pixel) first")
 
 
-class _ShiftedConv(nn.Module):
-  """Shared body of the two shifted convolutions (see module docstring)."""
+class _Shifted(nn.Module):
+  """What the shifted convolutions and their transposes share: fields, kernel check, parameters."""
 
   features: int
   kernel: tuple[int, int] = (2, 3)
@@ -110,7 +110,22 @@ class _ShiftedConv(nn.Module):
   decode: bool = False
   width: Optional[int] = None
 
-  centred = True  # columns centred on s j (down-shifted) or ending at s j
+  centred = True  # columns centred on s j (down-shifted; kw odd) or ending at s j (down-right)
+
+  def __post_init__(self):
+    _check_kernel(type(self).__name__, self.kernel, self.stride, odd_width=self.centred)
+    super().__post_init__()
+
+  def _params(self, in_features: int):
+    kh, kw = self.kernel
+    kernel = self.param("kernel", _KERNEL_INIT,
+                        (kh, kw, in_features, self.features))
+    bias = self.param("bias", nn.initializers.zeros, (self.features,))
+    return kernel, bias
+
+
+class _ShiftedConv(_Shifted):
+  """Shared body of the two shifted convolutions (see module docstring)."""
 
   @property
   def left_pad(self) -> int:
@@ -125,13 +140,6 @@ class _ShiftedConv(nn.Module):
   def _pad_columns(self, x: jnp.ndarray) -> jnp.ndarray:
     kw = self.kernel[1]
     return jnp.pad(x, ((0, 0), (0, 0), (self.left_pad, kw - 1 - self.left_pad), (0, 0)))
-
-  def _params(self, in_features: int):
-    kh, kw = self.kernel
-    kernel = self.param("kernel", _KERNEL_INIT,
-                        (kh, kw, in_features, self.features))
-    bias = self.param("bias", nn.initializers.zeros, (self.features,))
-    return kernel, bias
 
   def _conv(self, window: jnp.ndarray, kernel, bias, row_stride: int = 0) -> jnp.ndarray:
     s = self.stride
@@ -206,10 +214,6 @@ class DownShiftedConv2D(_ShiftedConv):
   kernel: tuple[int, int] = (2, 3)
   centred = True
 
-  def __post_init__(self):
-    _check_kernel("DownShiftedConv2D", self.kernel, self.stride, odd_width=True)
-    super().__post_init__()
-
   def __call__(self, x: jnp.ndarray, i=None) -> jnp.ndarray:
     """Full mode ``[B, H, W, C] -> [B, H / s, W / s, F]``; decode mode :meth:`decode_row`."""
     if self.decode:
@@ -253,10 +257,6 @@ class DownRightShiftedConv2D(_ShiftedConv):
   kernel: tuple[int, int] = (2, 2)
   centred = False
 
-  def __post_init__(self):
-    _check_kernel("DownRightShiftedConv2D", self.kernel, self.stride, odd_width=False)
-    super().__post_init__()
-
   def __call__(self, x: jnp.ndarray, i=None, j=None) -> jnp.ndarray:
     """Full mode ``[B, H, W, C] -> [B, H / s, W / s, F]``; decode mode :meth:`decode_pixel`."""
     if self.decode:
@@ -286,27 +286,17 @@ class DownRightShiftedConv2D(_ShiftedConv):
     return self._run(x, "pixel_from", i, j)
 
 
-class _ShiftedDeconv(nn.Module):
+class _ShiftedDeconv(_Shifted):
   """Shared body of the transposed (up-sampling) convolutions."""
 
-  features: int
-  kernel: tuple[int, int] = (2, 3)
   stride: int = 2
-  decode: bool = False
-  width: Optional[int] = None
 
-  centred = True
+  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+    return self._run(x, "full")
 
   @property
   def offset(self) -> int:
     return (self.kernel[1] - 1) // 2 if self.centred else 0
-
-  def _params(self, in_features: int):
-    kh, kw = self.kernel
-    kernel = self.param("kernel", _KERNEL_INIT,
-                        (kh, kw, in_features, self.features))
-    bias = self.param("bias", nn.initializers.zeros, (self.features,))
-    return kernel, bias
 
   def _deconv(self, x: jnp.ndarray, kernel: jnp.ndarray) -> jnp.ndarray:
     """``[B, H, W, C] -> [B, s H, s W, F]`` (transposed conv, cropped; see module docstring).
@@ -384,13 +374,6 @@ class DownShiftedDeconv2D(_ShiftedDeconv):
   stride: int = 2
   centred = True
 
-  def __post_init__(self):
-    _check_kernel("DownShiftedDeconv2D", self.kernel, self.stride, odd_width=True)
-    super().__post_init__()
-
-  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-    return self._run(x, "full")
-
   def write_row(self, x_row: jnp.ndarray) -> None:
     """Stores the input row ``[B, W, C]`` that the next output rows come from."""
     self._run(x_row, "write_row")
@@ -420,13 +403,6 @@ class DownRightShiftedDeconv2D(_ShiftedDeconv):
   kernel: tuple[int, int] = (2, 2)
   stride: int = 2
   centred = False
-
-  def __post_init__(self):
-    _check_kernel("DownRightShiftedDeconv2D", self.kernel, self.stride, odd_width=False)
-    super().__post_init__()
-
-  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-    return self._run(x, "full")
 
   def write_pixel(self, x_ij: jnp.ndarray, j) -> None:
     """Stores input ``(I, j)`` ``[B, C]`` (its row is the latest one written)."""

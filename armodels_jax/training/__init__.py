@@ -2,7 +2,7 @@
 
 Public names::
 
-  default_config, load_config, apply_overrides, config_to_json, config_from_json
+  default_config, load_config, apply_overrides, config_to_json, config_from_json, data_options
   TrainState, create_train_state
   make_optimizer, make_schedule
   make_mesh, replicated, batch_sharding

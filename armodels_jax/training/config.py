@@ -66,6 +66,8 @@ from typing import Any, Iterable
 
 import ml_collections
 
+from armodels_jax import inference
+
 __all__ = [
     "load_config_module",
     "apply_variant",
@@ -201,13 +203,7 @@ def data_options(cfg: ml_collections.ConfigDict) -> dict[str, Any]:
   return {k: _tuplify(v) for k, v in cfg.data.items() if k != "name" and v is not None and v != ""}
 
 
-def _tuplify(value: Any) -> Any:
-  """Lists -> tuples, recursively (flax modules must be hashable; JSON gives lists back)."""
-  if isinstance(value, (list, tuple)):
-    return tuple(_tuplify(v) for v in value)
-  if isinstance(value, (dict, ml_collections.ConfigDict)):
-    return {k: _tuplify(v) for k, v in value.items()}
-  return value
+_tuplify = inference.tuplify
 
 
 def model_overrides(cfg: ml_collections.ConfigDict) -> dict[str, Any]:
@@ -217,16 +213,12 @@ def model_overrides(cfg: ml_collections.ConfigDict) -> dict[str, Any]:
 
 def model_kwargs(cfg: ml_collections.ConfigDict) -> dict[str, Any]:
   """Every keyword argument of ``arm.models.create`` after the event: ``size``, ``dtype`` and
-  ``model.overrides``.
+  ``model.overrides`` (``inference.model_kwargs`` of the model group).
 
   Raises:
     ValueError: ``model.overrides`` sets ``dtype`` (``model.dtype`` is the one place for it).
   """
-  overrides = model_overrides(cfg)
-  if "dtype" in overrides:
-    raise ValueError(f"set the compute dtype with model.dtype, not model.overrides.dtype "
-                     f"(got {overrides['dtype']!r})")
-  return {"size": cfg.model.size, "dtype": cfg.model.dtype, **overrides}
+  return inference.model_kwargs(cfg.model)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ import numpy as np
 from armodels_jax import api
 from armodels_jax import checkpointing
 from armodels_jax import data
+from armodels_jax import inference
 from armodels_jax import models
 from armodels_jax.training import config as config_lib
 from armodels_jax.training import distributed
@@ -55,8 +56,8 @@ __all__ = ["train_and_evaluate", "restore", "evaluate", "create_model", "read_mo
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILE = "config.json"
-MODEL_FILE = "model.json"
+CONFIG_FILE = inference.CONFIG_FILE
+MODEL_FILE = inference.MODEL_FILE
 _SAMPLE_STREAM = 0x5A3E  # Folded into the root key for sample grids, apart from the training stream.
 
 
@@ -168,20 +169,7 @@ def _stream_sums(model, variables, array, labels, features, batch_size, mesh) ->
   return sums
 
 
-def read_model_info(workdir: str) -> dict[str, Any]:
-  """The content of a run's ``model.json``: ``name``, ``size``, ``event_shape``, ``num_levels``,
-  ``dataset`` and ``info`` (the dataset's facts, e.g. ``{'kind': 'text', 'vocab': [...]}``; ``{}`` for
-  images and vectors and for runs written before it existed).
-
-  Raises:
-    FileNotFoundError: `workdir` has no model.json.
-  """
-  path = os.path.join(os.path.abspath(workdir), MODEL_FILE)
-  if not os.path.exists(path):
-    raise FileNotFoundError(f"{os.path.abspath(workdir)} has no {MODEL_FILE}: not a training workdir")
-  spec = dict(checkpointing.read_json(path))
-  spec.setdefault("info", {})
-  return spec
+read_model_info = inference.read_model_info
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -194,43 +182,24 @@ def _read_config(workdir: str) -> ml_collections.ConfigDict:
 
 
 def restore(workdir: str, step: int | None = None) -> tuple[Any, Any, ml_collections.ConfigDict]:
-  """Loads the model, its variables and the config of a run (no data loaded).
+  """Loads the model, its variables and the config of a run (no data loaded, no train state built).
 
   Args:
     workdir: the run directory written by `train_and_evaluate`, or an exported one
       (``pretrained/<name>/``: ``params/`` instead of ``checkpoints/``).
-    step: the checkpoint to load (default: the latest; exported workdirs hold one).
+    step: the checkpoint to load (default: the newest intact one, skipping damaged ones with a warning;
+      exported workdirs hold one).
 
   Returns:
     ``(model, variables, config)``; ``variables = {'params': ...}`` holds the EMA parameters when
-    ``config.train.ema_decay > 0``, else the raw parameters.
+    ``config.train.ema_decay > 0``, else the raw parameters (``inference.load``).
 
   Raises:
     FileNotFoundError: `workdir` has no config or no checkpoint.
+    checkpointing.CheckpointError: damaged files (named in the message).
   """
-  workdir = os.path.abspath(workdir)
-  for name in (CONFIG_FILE, MODEL_FILE):
-    if not os.path.exists(os.path.join(workdir, name)):
-      raise FileNotFoundError(f"{workdir} has no {name}: not a training workdir")
-  cfg = _read_config(workdir)
-  spec = checkpointing.read_json(os.path.join(workdir, MODEL_FILE))
-  model = create_model(cfg, spec["event_shape"], spec["num_levels"])
-  mesh = shd.make_mesh()
-  target = state_lib.abstract_train_state(model, optim.make_optimizer(cfg.train), mesh,
-                                          carry_batch_size=_carry_batch_size(cfg, model))
-  params_dir = os.path.join(workdir, checkpointing.PARAMS_DIR)
-  if os.path.isdir(params_dir) and not os.path.isdir(os.path.join(workdir, checkpointing.CHECKPOINT_DIR)):
-    return model, {"params": checkpointing.restore_params(params_dir, target.params)}, cfg
-  manager = checkpointing.make_manager(workdir, read_only=True)
-  try:
-    step = manager.latest_step() if step is None else step
-    if step is None:
-      raise FileNotFoundError(f"no checkpoint in {os.path.join(workdir, checkpointing.CHECKPOINT_DIR)}")
-    state = checkpointing.restore_state(manager, step, state_lib.state_to_dict(target))
-  finally:
-    manager.close()
-  params = state["ema_params"] if cfg.train.ema_decay > 0 else state["params"]
-  return model, {"params": params}, cfg
+  model, variables, _ = inference.load(workdir, step)
+  return model, variables, _read_config(os.path.abspath(workdir))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -319,8 +288,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   shd.set_cpu_devices(int(t.cpu_devices))  # before anything starts JAX
   workdir = os.path.abspath(workdir)
   is_main = jax.process_index() == 0
-  if is_main:
-    os.makedirs(workdir, exist_ok=True)
+  checkpointing.check_writable(workdir)  # An unwritable or full workdir fails here, before any work.
   checkpointing.write_json(os.path.join(workdir, CONFIG_FILE), config_lib.config_to_json(cfg))
 
   # Mesh: one 'data' axis over all devices.
@@ -359,20 +327,29 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   # State: created in its sharding, or restored from the latest checkpoint.
   tx = optim.make_optimizer(t)
   schedule = optim.make_schedule(t)
+  target = state_lib.state_to_dict(
+      state_lib.abstract_train_state(model, tx, mesh, carry_batch_size=carry_batch))
+  # The newest checkpoint whose files match their sha256; damaged newer ones are moved aside.
+  start, restored, skipped = checkpointing.restore_newest_intact(
+      workdir, lambda s: checkpointing.restore_step(workdir, s, target), full=True)
+  if skipped:
+    moved = checkpointing.move_aside(workdir, [s for s, _ in skipped])
+    log.warning("resuming from step %d: skipped the damaged %s (moved to %s)", start,
+                "; ".join(f"step {s} ({why})" for s, why in skipped), ", ".join(moved))
   manager = checkpointing.make_manager(workdir, keep=t.keep_checkpoints)
   writer = metrics_lib.MetricWriter(workdir)
   preemption = distributed.PreemptionFlag().__enter__()  # SIGTERM on a single process.
+  unrecorded: list[int] = []  # Saved steps whose files.json is not written yet.
+  saves_started: list[int] = []
   try:
-    start = manager.latest_step()
     if start is None:
       state = state_lib.create_train_state(model, tx, cfg.seed, mesh, carry_batch_size=carry_batch)
     else:
       log.info("resuming from the checkpoint at step %d in %s", start, workdir)
-      target = state_lib.state_to_dict(
-          state_lib.abstract_train_state(model, tx, mesh, carry_batch_size=carry_batch))
-      state = state_lib.state_from_dict(checkpointing.restore_state(manager, start, target))
+      state = state_lib.state_from_dict(restored)
       if int(state.step) != start:
         raise ValueError(f"checkpoint {start} holds state.step={int(state.step)}")
+    del restored
     step = int(state.step)
     saved_step = step if start is not None else None
 
@@ -388,7 +365,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       window.check()
       if not bool(steps.tree_all_finite((state.params, state.ema_params, state.opt_state))):
         raise FloatingPointError(f"non-finite parameters after step {step}; not checkpointing")
+      checkpointing.finish_saves(manager, workdir, unrecorded)  # The previous save's error surfaces here.
+      unrecorded[:] = [step]
       checkpointing.save_state(manager, step, state_lib.state_to_dict(state))
+      if not saves_started:  # A full or unwritable disk fails at the first save, not at the end.
+        checkpointing.finish_saves(manager, workdir, unrecorded)
+        unrecorded.clear()
+      saves_started.append(step)
 
     def run_eval(step: int) -> dict[str, Any]:
       if eval_x is None:
@@ -457,9 +440,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     if not last_train:
       previous = metrics_lib.read_metrics(workdir, "train")
       last_train = previous[-1] if previous else {}
+    checkpointing.finish_saves(manager, workdir, unrecorded)
   finally:
     preemption.__exit__()
-    manager.wait_until_finished()
+    try:
+      manager.wait_until_finished()
+    except Exception:  # pylint: disable=broad-except  (already raised above, or a failure in flight)
+      log.exception("a checkpoint save failed")
     manager.close()
     writer.close()
 

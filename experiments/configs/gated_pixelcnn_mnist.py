@@ -1,24 +1,15 @@
 r"""Class-conditional Gated PixelCNN on MNIST with all 256 grey levels (the digit label as ``cond``).
 
-Model: van den Oord et al., "Conditional Image Generation with PixelCNN Decoders", NeurIPS 2016,
-section 2.3 (class-conditional: a class-dependent bias in every layer). No published MNIST number. The optimizer settings (Adam, cosine schedule, gradient clipping, EMA weights) are ours.
-
 Launch (a GPU or TPU run; a CPU takes seconds per step of the paper size)::
 
   armodels train --config experiments/configs/gated_pixelcnn_mnist.py --workdir runs/gated_pixelcnn_mnist
   armodels train --config experiments/configs/gated_pixelcnn_mnist.py:tiny --workdir /tmp/gated_pixelcnn_mnist_tiny
 
-Data: ``data.path`` defaults to ``../shared/data/mnist`` (the four IDX ``.gz`` files) relative to the
-repository root; the first 50,000 training images train, the last 10,000 validate, t10k tests.
-
-``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny model, batch 8, 2 steps).
+What it reproduces, its data and settings: ``IMAGE_ROWS["gated_pixelcnn_mnist"]`` in ``_common.py``,
+beside the other image experiments. ``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny
+model, batch 8, 2 steps).
 """
 
 from armodels_jax import training
 
-_common = training.load_config_module(__file__, "_common.py")
-
-
-def get_config(arg=None):
-  """Returns the locked config; ``arg='tiny'`` shrinks it to a seconds-long smoke run."""
-  return _common.image_experiment("gated_pixelcnn", "mnist", arg, size="paper", structure=dict(num_classes=10), conditional=True)
+get_config = training.load_config_module(__file__, "_common.py").image_row("gated_pixelcnn_mnist")

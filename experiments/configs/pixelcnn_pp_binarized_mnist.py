@@ -1,26 +1,15 @@
 r"""PixelCNN++ on binarized MNIST (the discretized logistic mixture with bin width 2).
 
-Model: Salimans, Karpathy, Chen & Kingma, "PixelCNN++", ICLR 2017.
-The paper reports CIFAR-10 only (2.92 bits/dim, ``pixelcnn_pp_cifar10.py``); for binarized MNIST compare
-with PixelCNN's 81.30 nats (van den Oord, Kalchbrenner & Kavukcuoglu, "Pixel Recurrent Neural Networks", ICML 2016, Table 4). The optimizer settings (Adam, cosine schedule, gradient clipping, EMA weights) are ours.
-
 Launch (a GPU or TPU run; a CPU takes seconds per step of the paper size)::
 
   armodels train --config experiments/configs/pixelcnn_pp_binarized_mnist.py --workdir runs/pixelcnn_pp_binarized_mnist
   armodels train --config experiments/configs/pixelcnn_pp_binarized_mnist.py:tiny --workdir /tmp/pixelcnn_pp_binarized_mnist_tiny
 
-Data: ``data.path`` defaults to ``../shared/data/binarized_mnist/binarized_mnist.npz`` relative to the
-repository root (the stored data have no test split: the validation split is evaluated); point it
-elsewhere with ``--config.data.path=/path/to/binarized_mnist.npz``.
-
-``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny model, batch 8, 2 steps).
+What it reproduces, its data and settings: ``IMAGE_ROWS["pixelcnn_pp_binarized_mnist"]`` in ``_common.py``,
+beside the other image experiments. ``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny
+model, batch 8, 2 steps).
 """
 
 from armodels_jax import training
 
-_common = training.load_config_module(__file__, "_common.py")
-
-
-def get_config(arg=None):
-  """Returns the locked config; ``arg='tiny'`` shrinks it to a seconds-long smoke run."""
-  return _common.image_experiment("pixelcnn_pp", "binarized_mnist", arg, size="paper", batch_size=16)
+get_config = training.load_config_module(__file__, "_common.py").image_row("pixelcnn_pp_binarized_mnist")

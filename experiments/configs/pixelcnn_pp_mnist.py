@@ -1,23 +1,15 @@
 r"""PixelCNN++ on MNIST with all 256 grey levels (discretized logistic mixture).
 
-Model: Salimans, Karpathy, Chen & Kingma, "PixelCNN++", ICLR 2017. No published MNIST number. The optimizer settings (Adam, cosine schedule, gradient clipping, EMA weights) are ours.
-
 Launch (a GPU or TPU run; a CPU takes seconds per step of the paper size)::
 
   armodels train --config experiments/configs/pixelcnn_pp_mnist.py --workdir runs/pixelcnn_pp_mnist
   armodels train --config experiments/configs/pixelcnn_pp_mnist.py:tiny --workdir /tmp/pixelcnn_pp_mnist_tiny
 
-Data: ``data.path`` defaults to ``../shared/data/mnist`` (the four IDX ``.gz`` files) relative to the
-repository root; the first 50,000 training images train, the last 10,000 validate, t10k tests.
-
-``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny model, batch 8, 2 steps).
+What it reproduces, its data and settings: ``IMAGE_ROWS["pixelcnn_pp_mnist"]`` in ``_common.py``,
+beside the other image experiments. ``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny
+model, batch 8, 2 steps).
 """
 
 from armodels_jax import training
 
-_common = training.load_config_module(__file__, "_common.py")
-
-
-def get_config(arg=None):
-  """Returns the locked config; ``arg='tiny'`` shrinks it to a seconds-long smoke run."""
-  return _common.image_experiment("pixelcnn_pp", "mnist", arg, size="paper", batch_size=16)
+get_config = training.load_config_module(__file__, "_common.py").image_row("pixelcnn_pp_mnist")

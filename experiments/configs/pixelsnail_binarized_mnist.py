@@ -1,27 +1,15 @@
 r"""PixelSNAIL on binarized MNIST.
 
-Model: Chen, Mishra, Rohaninejad & Abbeel, "PixelSNAIL: An Improved Autoregressive Generative Model", ICML 2018.
-The paper reports CIFAR-10 and ImageNet 32x32 only (2.85 bits/dim CIFAR-10,
-``pixelsnail_cifar10.py``); for binarized MNIST compare with PixelCNN's 81.30 nats (van den Oord, Kalchbrenner & Kavukcuoglu, "Pixel Recurrent Neural Networks", ICML 2016, Table 4).
-The optimizer settings (Adam, cosine schedule, gradient clipping, EMA weights) are ours.
-
 Launch (a GPU or TPU run; a CPU takes seconds per step of the paper size)::
 
   armodels train --config experiments/configs/pixelsnail_binarized_mnist.py --workdir runs/pixelsnail_binarized_mnist
   armodels train --config experiments/configs/pixelsnail_binarized_mnist.py:tiny --workdir /tmp/pixelsnail_binarized_mnist_tiny
 
-Data: ``data.path`` defaults to ``../shared/data/binarized_mnist/binarized_mnist.npz`` relative to the
-repository root (the stored data have no test split: the validation split is evaluated); point it
-elsewhere with ``--config.data.path=/path/to/binarized_mnist.npz``.
-
-``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny model, batch 8, 2 steps).
+What it reproduces, its data and settings: ``IMAGE_ROWS["pixelsnail_binarized_mnist"]`` in ``_common.py``,
+beside the other image experiments. ``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny
+model, batch 8, 2 steps).
 """
 
 from armodels_jax import training
 
-_common = training.load_config_module(__file__, "_common.py")
-
-
-def get_config(arg=None):
-  """Returns the locked config; ``arg='tiny'`` shrinks it to a seconds-long smoke run."""
-  return _common.image_experiment("pixelsnail", "binarized_mnist", arg, size="paper", batch_size=16)
+get_config = training.load_config_module(__file__, "_common.py").image_row("pixelsnail_binarized_mnist")

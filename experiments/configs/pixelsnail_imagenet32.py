@@ -1,25 +1,15 @@
 r"""PixelSNAIL on ImageNet 32x32 (downsampled).
 
-Reproduces: Chen, Mishra, Rohaninejad & Abbeel, "PixelSNAIL: An Improved Autoregressive Generative Model", ICML 2018, Table 1:
-PixelSNAIL, 3.80 bits/dim (on the ImageNet validation split). Model: the registry's ``paper`` size (the
-CIFAR-10 one; the paper's ImageNet model was larger); optimizer settings ours.
-
 Launch (a GPU or TPU pod run; see experiments/tpu/ for a pod slice)::
 
   armodels train --config experiments/configs/pixelsnail_imagenet32.py --workdir runs/pixelsnail_imagenet32
   armodels train --config experiments/configs/pixelsnail_imagenet32.py:tiny --workdir /tmp/pixelsnail_imagenet32_tiny
 
-Data: tfds ``imagenet_resized/32x32``, prepared once (``IMAGE_DATA`` in ``_common.py`` gives the splits
-and how it differs from the papers' files).
-
-``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny model, batch 8, 2 steps).
+What it reproduces, its data and settings: ``IMAGE_ROWS["pixelsnail_imagenet32"]`` in ``_common.py``,
+beside the other image experiments. ``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny
+model, batch 8, 2 steps).
 """
 
 from armodels_jax import training
 
-_common = training.load_config_module(__file__, "_common.py")
-
-
-def get_config(arg=None):
-  """Returns the locked config; ``arg='tiny'`` shrinks it to a seconds-long smoke run."""
-  return _common.image_experiment("pixelsnail", "imagenet32", arg, size="paper", batch_size=16, learning_rate=3e-4)
+get_config = training.load_config_module(__file__, "_common.py").image_row("pixelsnail_imagenet32")

@@ -382,26 +382,26 @@ def decompress_workdir(workdir: str, path_in: str, out: str):
   import armodels_jax as arm  # pylint: disable=g-import-not-at-top
   from armodels_jax import compression  # pylint: disable=g-import-not-at-top
 
+  info = read_info(workdir)
+  kinds = {"text": (".npz", ".txt"), "audio": (".npz", ".wav")}.get(info.get("kind"), (".npz",))
+  if not out.endswith(kinds):
+    raise CLIError(f"expected --out ending in {' or '.join(kinds)}, got {out!r}")
   with open(path_in, "rb") as f:
     blob = f.read()
   shape = compression.read_header(blob)["event_shape"]
   model, variables, _ = _restore(workdir)
-  info = read_info(workdir)
   if info.get("kind") in ("text", "audio") and len(shape) == 1:
     model = model.clone(event_shape=shape)  # a sequence model codes any length
   x = arm.decompress(model, variables, blob)
   if out.endswith(".npz"):
     np.savez(out, x=x)
-  elif out.endswith(".txt") and info.get("kind") == "text":
+  elif out.endswith(".txt"):
     from armodels_jax.data import text  # pylint: disable=g-import-not-at-top
 
     with open(out, "w", encoding="utf-8") as f:
       f.write("".join(text.decode(row, info["vocab"]) for row in x))
-  elif out.endswith(".wav") and info.get("kind") == "audio":
+  else:  # .wav of an audio model
     write_audio(x[:1], info, out)
-  else:
-    kinds = {"text": ".npz or .txt", "audio": ".npz or .wav"}.get(info.get("kind"), ".npz")
-    raise CLIError(f"expected --out ending in {kinds}, got {out!r}")
   return x
 
 

@@ -56,6 +56,9 @@ def test_round_trip_through_files(images, tmp_path, capsys):
   bad.write_bytes(bytes(blob))
   rc, _, err = _run(capsys, "decompress", "--workdir", FVSBN, "--in", bad, "--out", out)
   assert rc == 2 and "damaged" in err
+  rc, _, err = _run(capsys, "decompress", "--workdir", FVSBN, "--in", arm_file,
+                    "--out", tmp_path / "y.png")
+  assert rc == 2 and "expected --out ending in .npz" in err
 
 
 @pytest.mark.parametrize("argv,message", [

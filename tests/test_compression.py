@@ -181,3 +181,23 @@ def test_quantize_is_deterministic_and_keeps_every_level():
 
 def test_public_names():
   assert arm.compress is compression.compress and arm.decompress is compression.decompress
+
+
+def test_other_conditionals_fail_the_checksum(coded, monkeypatch):
+  """A decoder whose conditionals differ from the encoder's (another backend or library version)
+  raises ValueError instead of returning wrong data."""
+  model, variables, _, data = coded
+  exact = compression.quantize
+
+  def shifted(probs, precision=compression.PRECISION):
+    counts = exact(probs, precision)
+    big = np.argmax(counts, -1)
+    rows = np.arange(len(counts))
+    moved = counts[rows, big] // 4
+    counts[rows, big] -= moved
+    counts[rows, (big + 1) % counts.shape[1]] += moved
+    return counts
+
+  monkeypatch.setattr(compression, "quantize", shifted)
+  with pytest.raises(ValueError, match="checksum"):
+    compression.decompress(model, variables, data)

@@ -56,7 +56,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 import struct
 import zlib
 from typing import Any
@@ -456,7 +455,3 @@ def decompress(model, variables: dict, data: bytes, cond: Any = None) -> np.ndar
                      "the file is damaged")
   return x
 
-
-def ideal_bits(log_prob_nats: Any) -> float:
-  """``-sum log2 p``: the ideal code length of data whose log-likelihoods (nats) are given."""
-  return float(-np.sum(np.asarray(log_prob_nats, np.float64)) / math.log(2.0))

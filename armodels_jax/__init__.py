@@ -8,6 +8,7 @@ Public API (see ../shared/DESIGN.md section 3 of the project)::
     logp = arm.log_prob(model, variables, x)
     xs = arm.sample(model, variables, key, num_samples=16, method="cached")
     model, variables = arm.pretrained.load("nade_binarized_mnist")   # shipped checkpoints
+    data = arm.compress(model, variables, x); x = arm.decompress(model, variables, data)
 
 The subpackages ``arm.data``, ``arm.training``, ``arm.layers``, ``arm.distributions``, ``arm.sampling``
 and ``arm.pretrained`` are imported on first use (they pull in orbax, tfds, audio libraries).
@@ -21,13 +22,15 @@ __version__ = "0.1.0"
 _LAZY = ("anomaly", "data", "distributions", "layers", "models", "pretrained", "sampling", "training")
 _API = ("bits_per_dim", "init", "log_prob", "sample")
 _ANOMALY = ("anomaly_scores",)
+_COMPRESSION = ("compress", "decompress")
 
-__all__ = [*_API, *_ANOMALY, "__version__", *_LAZY]
+__all__ = [*_API, *_ANOMALY, *_COMPRESSION, "__version__", *_LAZY]
 
 if TYPE_CHECKING:  # for readers and type checkers; at run time these load on first use
   from armodels_jax import models  # noqa: F401
   from armodels_jax.anomaly import anomaly_scores  # noqa: F401
   from armodels_jax.api import bits_per_dim, init, log_prob, sample  # noqa: F401
+  from armodels_jax.compression import compress, decompress  # noqa: F401
 
 
 def __getattr__(name):
@@ -40,4 +43,6 @@ def __getattr__(name):
     return getattr(importlib.import_module("armodels_jax.api"), name)
   if name in _ANOMALY:
     return getattr(importlib.import_module("armodels_jax.anomaly"), name)
+  if name in _COMPRESSION:
+    return getattr(importlib.import_module("armodels_jax.compression"), name)
   raise AttributeError(f"module 'armodels_jax' has no attribute {name!r}")

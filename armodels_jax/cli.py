@@ -15,6 +15,10 @@ Every subcommand calls public functions that a notebook can call directly:
   armodels score  --workdir DIR --npz FILE [--key KEY] --method nll|bpd|complexity|likelihood_ratio
                   [--reference DIR] [--compressor png|zlib|context] --out scores.npy
                                                            -> score_workdir, armodels_jax.anomaly_scores
+  armodels compress   --workdir DIR (--npz FILE [--key K] | --text FILE | --wav FILE) --out X.arm
+                      [--batch-size N] [--json]            -> compress_workdir, arm.compress
+  armodels decompress --workdir DIR --in X.arm --out Y.npz (Y.txt text, Y.wav audio)
+                                                           -> decompress_workdir, arm.decompress
 
 User errors (a missing file or checkpoint, an array of the wrong size, a bad option) print one line
 to stderr and exit with status 2. Set ``ARMODELS_DEBUG=1`` to get the full traceback instead.
@@ -368,6 +372,122 @@ def _cmd_score(args: argparse.Namespace) -> int:
   np.save(args.out, scores)
   print(f"wrote {len(scores)} {args.method} scores (higher = more anomalous; min "
         f"{scores.min():.4g}, median {np.median(scores):.4g}, max {scores.max():.4g}) to {args.out}")
+def _sequence_input(model, info: dict, text: str | None, wav: str | None):
+  """A text or WAV file as one row ``[1, T]`` of a sequence model, and the model at length T."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+
+  from armodels_jax import data  # pylint: disable=g-import-not-at-top
+
+  want = "text" if text is not None else "audio"
+  if info.get("kind") != want:
+    raise CLIError(f"--{'text' if text is not None else 'wav'} needs a {want} model's workdir; this "
+                   f"one's data are {info.get('kind') or 'images or vectors'}")
+  if text is not None:
+    with open(text, encoding="utf-8") as f:
+      ids = data.text.encode(f.read(), info["vocab"])
+  else:
+    if getattr(model, "num_classes", 0) or getattr(model, "local_dim", 0):
+      raise CLIError("this audio model is conditioned (speaker, digit or log-mel track): compress "
+                     "with the Python API, arm.compress(model, variables, x, cond=...)")
+    from armodels_jax.data import audio  # pylint: disable=g-import-not-at-top
+
+    wave, _ = audio.read_wav(wav, sample_rate=int(info["sample_rate"]))
+    ids = audio.quantize_audio(wave, info["quantization"], int(info["levels"]))
+  ids = np.asarray(ids, np.int32)[None]
+  if ids.shape[1] < 1:
+    raise CLIError(f"{text or wav} is empty")
+  return model.clone(event_shape=(ids.shape[1],)), ids
+
+
+def compress_workdir(workdir: str, out: str, *, npz: str | None = None, key: str | None = None,
+                     text: str | None = None, wav: str | None = None,
+                     batch_size: int = 256) -> dict:
+  """Compresses an npz array (any per-example size equal to the event size), a text file (one
+  stream, text models) or a WAV file (one recording, unconditioned audio models) with the checkpoint
+  in `workdir` (a training workdir or a shipped `pretrained/<name>/`); writes `out`.
+
+  Returns:
+    {'bytes': file size, 'n': examples, 'bits_per_dim': 8 * bytes / (n * D)}.
+  """
+  sources = [s for s in (npz, text, wav) if s is not None]
+  if len(sources) != 1:
+    raise CLIError(f"give exactly one of --npz, --text, --wav, got {len(sources)}")
+  if not os.path.isfile(sources[0]):
+    raise CLIError(f"input file not found: {sources[0]!r}")
+  out_dir = os.path.dirname(os.path.abspath(out))
+  if not os.path.isdir(out_dir):
+    raise CLIError(f"output directory not found: {out_dir!r}")
+  if npz is not None and key is None:
+    key = _only_key(npz)
+  if not os.path.isdir(workdir):
+    raise CLIError(f"workdir not found: {workdir!r}")
+  import armodels_jax as arm  # pylint: disable=g-import-not-at-top
+  from armodels_jax import data  # pylint: disable=g-import-not-at-top
+
+  model, variables, _ = _restore(workdir)
+  if npz is not None:
+    x = data.load_array(npz, key, model.event_shape, model.num_levels)
+  else:
+    model, x = _sequence_input(model, read_info(workdir), text, wav)
+  blob = arm.compress(model, variables, x, batch_size=batch_size)
+  with open(out, "wb") as f:
+    f.write(blob)
+  return {"bytes": len(blob), "n": int(x.shape[0]), "bits_per_dim": 8 * len(blob) / x.size}
+
+
+def decompress_workdir(workdir: str, path_in: str, out: str):
+  """Decompresses `path_in` with the checkpoint in `workdir`; writes `out` (.npz: the array under
+  key 'x'; a text model's .txt; an audio model's .wav). Returns the decoded array."""
+  if not os.path.isfile(path_in):
+    raise CLIError(f"compressed file not found: {path_in!r}")
+  out_dir = os.path.dirname(os.path.abspath(out))
+  if not os.path.isdir(out_dir):
+    raise CLIError(f"output directory not found: {out_dir!r}")
+  import numpy as np  # pylint: disable=g-import-not-at-top
+
+  import armodels_jax as arm  # pylint: disable=g-import-not-at-top
+  from armodels_jax import compression  # pylint: disable=g-import-not-at-top
+
+  info = read_info(workdir)
+  kinds = {"text": (".npz", ".txt"), "audio": (".npz", ".wav")}.get(info.get("kind"), (".npz",))
+  if not out.endswith(kinds):
+    raise CLIError(f"expected --out ending in {' or '.join(kinds)}, got {out!r}")
+  with open(path_in, "rb") as f:
+    blob = f.read()
+  shape = compression.read_header(blob)["event_shape"]
+  model, variables, _ = _restore(workdir)
+  if info.get("kind") in ("text", "audio") and len(shape) == 1:
+    model = model.clone(event_shape=shape)  # a sequence model codes any length
+  x = arm.decompress(model, variables, blob)
+  if out.endswith(".npz"):
+    np.savez(out, x=x)
+  elif out.endswith(".txt"):
+    from armodels_jax.data import text  # pylint: disable=g-import-not-at-top
+
+    with open(out, "w", encoding="utf-8") as f:
+      f.write("".join(text.decode(row, info["vocab"]) for row in x))
+  else:  # .wav of an audio model
+    write_audio(x[:1], info, out)
+  return x
+
+
+def _cmd_compress(args: argparse.Namespace) -> int:
+  if args.key is not None and args.npz is None:
+    raise CLIError("--key needs --npz")
+  if args.batch_size < 1:
+    raise CLIError(f"--batch-size must be >= 1, got {args.batch_size}")
+  m = compress_workdir(args.workdir, args.out, npz=args.npz, key=args.key, text=args.text,
+                       wav=args.wav, batch_size=args.batch_size)
+  print(f"wrote {args.out}: {m['bytes']} bytes for n = {m['n']} examples, "
+        f"{m['bits_per_dim']:.4f} bits/dim")
+  if args.json:
+    print(json.dumps(m))
+  return 0
+
+
+def _cmd_decompress(args: argparse.Namespace) -> int:
+  x = decompress_workdir(args.workdir, args.input, args.out)
+  print(f"wrote {args.out}: {x.shape[0]} examples of shape {tuple(x.shape[1:])}")
   return 0
 
 
@@ -443,7 +563,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
   parser = _Parser(prog=PROG, description="Likelihood-based autoregressive models in JAX/Flax.")
-  sub = parser.add_subparsers(dest="command", metavar="{demo,train,eval,sample,score}", parser_class=_Parser)
+  sub = parser.add_subparsers(dest="command", metavar="{demo,train,eval,sample,score,compress,decompress}",
+                              parser_class=_Parser)
   sub.required = True
 
   p = sub.add_parser("demo", help="train a small PixelCNN on the embedded 8x8 digits, sample, complete")
@@ -516,6 +637,25 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--out", required=True, help="scores.npy: float64 [N]")
   p.add_argument("--batch-size", type=int, default=256)
   p.set_defaults(func=_cmd_score)
+  p = sub.add_parser("compress", help="losslessly compress data with a checkpoint's exact conditionals")
+  p.add_argument("--workdir", required=True, help="a training workdir or a pretrained/<name>/ folder")
+  p.add_argument("--npz", default=None,
+                 help="an .npz file; any array whose per-example size equals the event size")
+  p.add_argument("--key", default=None, help="the array's key in --npz (default: its only array)")
+  p.add_argument("--text", default=None, help="text models: a UTF-8 file, coded as one stream")
+  p.add_argument("--wav", default=None, help="audio models: a WAV file, one recording")
+  p.add_argument("--out", required=True, help="the compressed file (e.g. x.arm)")
+  p.add_argument("--batch-size", type=int, default=256, help="examples coded together")
+  p.add_argument("--json", action="store_true",
+                 help='also print {"bytes", "n", "bits_per_dim"} as the last line of stdout')
+  p.set_defaults(func=_cmd_compress)
+
+  p = sub.add_parser("decompress", help="invert compress (the same checkpoint)")
+  p.add_argument("--workdir", required=True, help="the workdir that compressed the file")
+  p.add_argument("--in", dest="input", required=True, help="the compressed file")
+  p.add_argument("--out", required=True,
+                 help="an .npz (the array under key 'x'); text models: .txt; audio models: .wav")
+  p.set_defaults(func=_cmd_decompress)
   return parser
 
 

@@ -372,6 +372,9 @@ def _cmd_score(args: argparse.Namespace) -> int:
   np.save(args.out, scores)
   print(f"wrote {len(scores)} {args.method} scores (higher = more anomalous; min "
         f"{scores.min():.4g}, median {np.median(scores):.4g}, max {scores.max():.4g}) to {args.out}")
+  return 0
+
+
 def _sequence_input(model, info: dict, text: str | None, wav: str | None):
   """A text or WAV file as one row ``[1, T]`` of a sequence model, and the model at length T."""
   import numpy as np  # pylint: disable=g-import-not-at-top

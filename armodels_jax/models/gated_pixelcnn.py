@@ -89,8 +89,7 @@ import numpy as np
 from armodels_jax.layers.gated_stacks import HorizontalConv, VerticalConv, gate
 from armodels_jax.layers.shifted_conv import down_shift
 from armodels_jax.models import registry
-from armodels_jax.models.base import ARModel
-from armodels_jax.models.image_output import ChannelOutput, IMAGE_HEADS, image_head
+from armodels_jax.models.image_output import ImageModel
 
 
 def _doublings(size: int, target: int) -> int:
@@ -127,7 +126,7 @@ class SpatialUpsampler(nn.Module):
     return s  # [B, H, W, F_s]
 
 
-class GatedPixelCNN(ARModel):
+class GatedPixelCNN(ImageModel):
   """Gated PixelCNN over ``(H, W, C)`` images (see module docstring).
 
   Attributes:
@@ -158,17 +157,8 @@ class GatedPixelCNN(ARModel):
 
   # ---- configuration and requests ------------------------------------------------
 
-  @property
-  def head(self):
-    return image_head(self.head_kind, self.num_levels, self.event_shape[-1], self.num_components)
-
   def check_config(self) -> None:
-    if len(self.event_shape) != 3:
-      raise ValueError(
-          f"GatedPixelCNN expects an image event_shape (H, W, C), got {self.event_shape}")
-    if self.head_kind not in IMAGE_HEADS:
-      raise ValueError(f"unknown head_kind {self.head_kind!r}; expected one of {list(IMAGE_HEADS)}")
-    self.head  # noqa: B018  (raises ValueError for a head that does not fit the data)
+    super().check_config()  # the image event shape and head
     if self.kernel_size < 3 or self.kernel_size % 2 == 0:
       raise ValueError(f"expected an odd kernel_size >= 3, got {self.kernel_size}")
     for field in ("features", "num_layers", "output_features", "num_components",
@@ -304,9 +294,7 @@ class GatedPixelCNN(ARModel):
       self.spatial_h = [nn.Dense(2 * p, use_bias=False, name=f"spatial_horizontal{l}")
                         for l in range(self.num_layers)]
     self.out_hidden = nn.Dense(self.output_features, name="out_hidden")
-    self.output = ChannelOutput(head_kind=self.head_kind, num_levels=self.num_levels,
-                                channels=channels, num_components=self.num_components,
-                                name="output")
+    self.output = self.channel_output()
 
   def _class_biases(self, label):
     """Per layer the class biases ``([B, 2p] vertical, [B, 2p] horizontal)``;

@@ -23,13 +23,17 @@ the head (log-softmax, logistic CDFs) always computes in float32.
 path reuses the trained output layer: ``decode(h_ij, pixel, c)`` returns channel
 c's raw vector of one pixel given the values of its channels < c.
 
+:class:`ImageModel` is the base of the models that end in ``ChannelOutput``: it
+gives them the ``head`` property, the checks of the image event shape and of
+``head_kind``, and the ``ChannelOutput`` that fits their fields.
+
 Dimensions: B batch, H height, W width, C channels, F features, L levels,
 P raw parameters per sub-pixel, N hidden units.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar, Optional
 
 import flax.linen as nn
 import jax
@@ -38,6 +42,7 @@ import numpy as np
 
 from armodels_jax.distributions.heads import Bernoulli, Categorical
 from armodels_jax.distributions.logistic_mixture import DiscretizedLogisticMixture
+from armodels_jax.models.base import ARModel
 
 IMAGE_HEADS = ("auto", "bernoulli", "categorical", "logistic_mixture")
 
@@ -175,3 +180,42 @@ class ChannelOutput(nn.Module):
     raw = self._raw(h, pixel)  # [B, C, P]: C small, the whole output layer is cheap
     return jax.lax.dynamic_index_in_dim(raw, jnp.asarray(c, jnp.int32), axis=1,
                                         keepdims=False)
+
+
+class ImageModel(ARModel):
+  """Base of the image models over ``(H, W, C)`` whose per-pixel features end in
+  :class:`ChannelOutput`.
+
+  A subclass sets its fields (``head_kind`` may get another default, e.g.
+  ``"logistic_mixture"``), calls ``super().check_config()`` first in its own
+  ``check_config`` and builds its output layer with :meth:`channel_output`.
+
+  Attributes:
+    num_components: mixture components of the ``"logistic_mixture"`` head.
+  """
+
+  num_components: int = 5
+
+  # The model's name in error messages (default: the class name).
+  display_name: ClassVar[str] = ""
+
+  @property
+  def head(self):
+    """:func:`image_head` of ``head_kind`` for this model's levels, channels and components."""
+    return image_head(self.head_kind, self.num_levels, self.event_shape[-1], self.num_components)
+
+  def check_config(self) -> None:
+    """Raises ValueError unless ``event_shape`` is ``(H, W, C)`` and ``head_kind`` names one of
+    :data:`IMAGE_HEADS` that fits ``num_levels``, C and ``num_components``."""
+    name = self.display_name or type(self).__name__
+    if len(self.event_shape) != 3:
+      raise ValueError(f"{name} expects an image event_shape (H, W, C), got {self.event_shape}")
+    if self.head_kind not in IMAGE_HEADS:
+      raise ValueError(f"{name} expects head_kind in {list(IMAGE_HEADS)}, got {self.head_kind!r}")
+    _ = self.head  # raises ValueError for a head that does not fit the data
+
+  def channel_output(self, hidden: int = 0, name: str = "output") -> ChannelOutput:
+    """The :class:`ChannelOutput` of this model's head (``hidden``: its ReLU hidden layer)."""
+    return ChannelOutput(head_kind=self.head_kind, num_levels=self.num_levels,
+                         channels=self.event_shape[-1], num_components=self.num_components,
+                         hidden=hidden, name=name)

@@ -68,8 +68,7 @@ from armodels_jax.layers.shifted_conv import (
     _KERNEL_INIT, DownRightShiftedConv2D, DownRightShiftedDeconv2D, DownShiftedConv2D,
     DownShiftedDeconv2D, GatedResnet, down_shift, right_shift)
 from armodels_jax.models import registry
-from armodels_jax.models.base import ARModel
-from armodels_jax.models.image_output import IMAGE_HEADS, ChannelOutput, image_head
+from armodels_jax.models.image_output import ImageModel
 
 
 class _Store(nn.Module):
@@ -110,7 +109,7 @@ def max_resolutions(height: int, width: int) -> int:
   return r
 
 
-class PixelCNNPP(ARModel):
+class PixelCNNPP(ImageModel):
   """PixelCNN++ over ``(H, W, C)`` images (see module docstring).
 
   Attributes:
@@ -138,13 +137,10 @@ class PixelCNNPP(ARModel):
   conditional = True
   mixed_precision = True
 
-  @property
-  def head(self):
-    return image_head(self.head_kind, self.num_levels, self.event_shape[-1], self.num_components)
+  display_name = "PixelCNN++"
 
   def check_config(self) -> None:
-    if len(self.event_shape) != 3:
-      raise ValueError(f"PixelCNN++ expects an image event_shape (H, W, C), got {self.event_shape}")
+    super().check_config()  # the image event shape and head
     for field in ("features", "num_resnet", "num_resolutions"):
       value = getattr(self, field)
       if not isinstance(value, int) or value < 1:
@@ -153,9 +149,6 @@ class PixelCNNPP(ARModel):
       raise ValueError(f"PixelCNN++ expects an integer num_classes >= 0, got {self.num_classes!r}")
     if not 0.0 <= self.dropout_rate < 1.0:
       raise ValueError(f"PixelCNN++ expects dropout_rate in [0, 1), got {self.dropout_rate}")
-    if self.head_kind not in IMAGE_HEADS:
-      raise ValueError(f"PixelCNN++ expects head_kind in {list(IMAGE_HEADS)}, got {self.head_kind!r}")
-    self.head  # noqa: B018  (image_head validates levels and components)
     height, width, _ = self.event_shape
     most = max_resolutions(height, width)
     if self.num_resolutions > most:
@@ -187,7 +180,7 @@ class PixelCNNPP(ARModel):
           f"[{labels.min()}, {labels.max()}]")
 
   def setup(self):
-    height, width, channels = self.event_shape
+    _, width, _ = self.event_shape
     f, n, num_res = self.features, self.num_resnet, self.num_resolutions
     widths = [width // 2 ** r for r in range(num_res)]
 
@@ -216,8 +209,7 @@ class PixelCNNPP(ARModel):
         DownRightShiftedDeconv2D(f, (2, 2), 2, width=widths[r + 1], name=f"ul_up_sample_{r}")
         for r in range(num_res - 1)]
     self.out_nin = nn.Dense(f, kernel_init=_KERNEL_INIT, name="out_nin")
-    self.output = ChannelOutput(self.head_kind, self.num_levels, channels, self.num_components,
-                                name="output")
+    self.output = self.channel_output()
     # Decode caches: the u rows of every block (auxiliary inputs of the ul
     # blocks), the ul input's row-above part, and h of the current pixel.
     self.u_down_rows = [[_Store(name=f"u_down_rows_{r}_{k}") for k in range(n)]

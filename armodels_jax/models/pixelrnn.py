@@ -48,18 +48,23 @@ Cached sampling (DESIGN.md section 5):
   complete because row i - 1 is, and the current row being filled) and one row
   of cell states. A step is O(1 pixel) per layer. The later channels of the
   pixel re-run only ``ChannelOutput.decode`` on the cached pixel feature.
-* Diagonal BiLSTM (``has_decode = False``: the API samples it naively with
-  either method). A cached path is possible, with O(1) amortised work per
-  pixel, but is not implemented. The left-to-right state at (i, j) needs only
-  the states at (i, j - 1) and (i - 1, j): a per-pixel step with a cached row
-  of states and cells. The right-to-left term at (i, j) is that LSTM's state
-  at (i - 1, j), which depends on row i - 1 from column W - 1 down to j, so it
-  is known only once row i - 1 is complete: at j == 0 of row i (under a
-  conditional) every layer would run its right-to-left pass over row i - 1
-  (W sequential steps, from the cached right-to-left states of row i - 2 and
-  its cached input row i - 1, which is complete because the layer below
-  finished row i - 1). That is O(W) per layer once per row and O(1) per pixel
-  otherwise, with three row buffers per layer and direction.
+* Diagonal BiLSTM: the same decode step, with other layer caches. The
+  left-to-right state at (i, j) needs only the input at (i, j) and the states
+  at (i, j - 1) (and its cell) and (i - 1, j): a per-pixel step with one row of
+  hidden states (column j holds row i - 1 until (i, j) overwrites it with row
+  i) and the cell of (i, j - 1). The right-to-left term at (i, j) is that
+  LSTM's state at (i - 1, j) (the shift), which depends on row i - 1 from
+  column W - 1 down to j: it is known only once row i - 1 is complete. Each
+  layer caches the right-to-left input gates of the current row (and, right of
+  j, of row i - 1: a column is overwritten when its new pixel arrives) and the
+  right-to-left states of row i - 1. At the first pixel of row i (i > 0),
+  under ``lax.cond``, the layer runs the right-to-left LSTM over row i - 1
+  (W sequential cell updates) from those gates and the cached states of row
+  i - 2, which it then replaces. That is O(W) per layer once per row and O(1)
+  per pixel otherwise: O(H W) cell updates per image instead of the naive
+  sampler's O((H W)^2). The cached gates of row i - 1 are complete at (i, 0):
+  every layer's input at row i - 1 was computed when the layer below finished
+  that row.
 
 Receptive field (tested): the Row LSTM sees the triangle of section 3.1. The
 Diagonal BiLSTM sees every earlier pixel except one: the last pixel of row
@@ -84,8 +89,7 @@ import jax.numpy as jnp
 
 from armodels_jax.layers.masked_conv import MaskedConv2D
 from armodels_jax.models import registry
-from armodels_jax.models.base import ARModel
-from armodels_jax.models.image_output import IMAGE_HEADS, ChannelOutput, image_head
+from armodels_jax.models.image_output import ImageModel
 
 
 def _lstm_update(gates: jnp.ndarray, cell: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
@@ -213,22 +217,48 @@ def _unskew(x: jnp.ndarray, width: int) -> jnp.ndarray:
 class DiagonalLSTM(nn.Module):
   """One direction of a Diagonal BiLSTM layer (section 3.2): ``[B, H, W, F] -> [B, H, W, N]``.
 
-  The state at (r, j) depends on the input at (r, j) (1x1, mask B) and on the
-  states at (r, j - 1) and (r - 1, j): a diagonal sweep from the top-left.
+  Left to right (``reverse=False``), the state at (r, j) depends on the input at
+  (r, j) (1x1, mask B) and on the states at (r, j - 1) and (r - 1, j): a
+  diagonal sweep from the top-left. Right to left (``reverse=True``), the same
+  LSTM runs on the mirrored image: the state at (r, j) depends on the states at
+  (r, j + 1) and (r - 1, j).
+
+  Decode mode (one pixel (i, j) per call, input ``[B, F]``): the left-to-right
+  direction returns its state at (i, j); the right-to-left one returns its
+  state at (i - 1, j) (zeros in row 0), the term the layer adds after its
+  shift by a row (see the module docstring).
 
   Attributes:
     features: N, the LSTM state size.
+    reverse: run right to left.
+    decode: one pixel per call.
+    width: image width W (decode caches).
   """
 
   features: int
+  reverse: bool = False
+  decode: bool = False
+  width: Optional[int] = None
 
   @nn.compact
-  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-    batch, height, width, _ = x.shape
-    gates_in = nn.Dense(4 * self.features, name="input")(x)  # [B, H, W, G]
+  def __call__(self, x: jnp.ndarray, pos=None) -> jnp.ndarray:
+    """Full mode ``x [B, H, W, F]``; decode mode the layer input at ``pos = (i, j)``, ``[B, F]``."""
+    gates_in = nn.Dense(4 * self.features, name="input")(x)  # [B, H, W, G] or [B, G]
     # [2, N, G]: tap 0 reads the row above, tap 1 the same row, of the previous column.
     state_kernel = self.param("state_kernel", nn.initializers.lecun_normal(),
                               (2, self.features, 4 * self.features))
+    if self.decode:
+      if pos is None or self.width is None:
+        raise ValueError("a decode-mode DiagonalLSTM needs pos=(i, j) and width")
+      step = self._row_above if self.reverse else self._step
+      return step(gates_in, pos, state_kernel)
+    if self.reverse:
+      return self._sweep(gates_in[:, :, ::-1], state_kernel)[:, :, ::-1]
+    return self._sweep(gates_in, state_kernel)
+
+  def _sweep(self, gates_in: jnp.ndarray, state_kernel: jnp.ndarray) -> jnp.ndarray:
+    """Input gates ``[B, H, W, G]`` -> states ``[B, H, W, N]``, left to right."""
+    batch, height, width, _ = gates_in.shape
     skewed = jnp.moveaxis(_skew(gates_in), 2, 0)  # [S, B, H, G]
 
     def column(carry, g_col):  # g_col [B, H, G]
@@ -242,9 +272,63 @@ class DiagonalLSTM(nn.Module):
     # Skew padding left of a row has zero input and zero state, so it stays
     # exactly zero (sigmoid(0) * 0 + sigmoid(0) * tanh(0) = 0); padding right of a
     # row feeds only padding further right. The valid states are exact.
-    zeros = jnp.zeros((batch, height, self.features), x.dtype)
+    zeros = jnp.zeros((batch, height, self.features), gates_in.dtype)
     _, hs = jax.lax.scan(column, (zeros, zeros), skewed)  # [S, B, H, N]
     return _unskew(jnp.moveaxis(hs, 0, 2), width)  # [B, H, W, N]
+
+  def _step(self, gates_in, pos, state_kernel) -> jnp.ndarray:
+    """Left to right: the state ``[B, N]`` at (i, j) from the caches; updates them."""
+    i, j = pos
+    del i
+    batch, n = gates_in.shape[0], self.features
+    # Slot j + 1 holds column j's state: row i - 1 until (i, j) overwrites it with
+    # row i. Slot 0 stays zero: the state left of column 0.
+    hidden = self.variable("cache", "hidden", jnp.zeros, (batch, self.width + 1, n),
+                           gates_in.dtype)
+    # The cell state at (i, j - 1) (the only one the next pixel reads).
+    cell = self.variable("cache", "cell", jnp.zeros, (batch, n), gates_in.dtype)
+    above = jax.lax.dynamic_index_in_dim(hidden.value, j + 1, axis=1, keepdims=False)
+    left = jax.lax.dynamic_index_in_dim(hidden.value, j, axis=1, keepdims=False)
+    c_left = jnp.where(j == 0, jnp.zeros_like(cell.value), cell.value)
+    gates = gates_in + above @ state_kernel[0] + left @ state_kernel[1]
+    h, c = _lstm_update(gates, c_left)
+    hidden.value = hidden.value.at[:, j + 1].set(h)
+    cell.value = c
+    return h
+
+  def _row_above(self, gates_in, pos, state_kernel) -> jnp.ndarray:
+    """Right to left: the state ``[B, N]`` at (i - 1, j) from the caches; updates them.
+
+    Row i - 1's states need that row's inputs up to column W - 1, so they are
+    computed in one right-to-left pass over the row (W cell updates) at the
+    first pixel of row i, from the cached input gates of row i - 1 and the
+    cached states of row i - 2.
+    """
+    i, j = pos
+    batch, n = gates_in.shape[0], self.features
+    # Column j: this direction's input gates at (i, j') for j' < j, at (i - 1, j') for j' >= j.
+    gates_row = self.variable("cache", "gates", jnp.zeros, (batch, self.width, 4 * n),
+                              gates_in.dtype)
+    # Its states of row i - 1 (zeros while i = 0).
+    states = self.variable("cache", "states", jnp.zeros, (batch, self.width, n), gates_in.dtype)
+
+    def row_pass(gates_prev, states_prev):  # [B, W, G], [B, W, N] -> [B, W, N]
+      def column(carry, inputs):
+        h_right, c_right = carry  # [B, N]: the state and cell at (i - 1, j + 1)
+        g, above = inputs  # [B, G], [B, N]: (i - 1, j) and (i - 2, j)
+        gates = g + above @ state_kernel[0] + h_right @ state_kernel[1]
+        h, c = _lstm_update(gates, c_right)
+        return (h, c), h
+
+      zeros = jnp.zeros((batch, n), gates_prev.dtype)
+      columns = (jnp.moveaxis(gates_prev, 1, 0), jnp.moveaxis(states_prev, 1, 0))
+      _, hs = jax.lax.scan(column, (zeros, zeros), columns, reverse=True)  # [W, B, N]
+      return jnp.moveaxis(hs, 0, 1)
+
+    states.value = jax.lax.cond((j == 0) & (i > 0), row_pass, lambda g, s: s,
+                                gates_row.value, states.value)
+    gates_row.value = gates_row.value.at[:, j].set(gates_in)
+    return jax.lax.dynamic_index_in_dim(states.value, j, axis=1, keepdims=False)
 
 
 class DiagonalBiLSTMLayer(nn.Module):
@@ -252,16 +336,23 @@ class DiagonalBiLSTMLayer(nn.Module):
 
   Attributes:
     features: N per direction.
+    decode: one pixel per call (``x [B, F]`` at ``pos``).
+    width: image width W (decode caches).
   """
 
   features: int
+  decode: bool = False
+  width: Optional[int] = None
 
   @nn.compact
-  def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-    left = DiagonalLSTM(self.features, name="left")(x)  # [B, H, W, N]
-    right = DiagonalLSTM(self.features, name="right")(x[:, :, ::-1])[:, :, ::-1]
-    # Right-to-left state (i, j) saw row i right of j: use row i - 1's instead.
-    right = jnp.pad(right[:, :-1], ((0, 0), (1, 0), (0, 0), (0, 0)))
+  def __call__(self, x: jnp.ndarray, pos=None) -> jnp.ndarray:
+    lstm = lambda reverse, name: DiagonalLSTM(self.features, reverse, self.decode, self.width,
+                                              name=name)
+    left = lstm(False, "left")(x, pos)  # [B, H, W, N] (decode: [B, N] at (i, j))
+    right = lstm(True, "right")(x, pos)  # decode: already the state at (i - 1, j)
+    if not self.decode:
+      # Right-to-left state (i, j) saw row i right of j: use row i - 1's instead.
+      right = jnp.pad(right[:, :-1], ((0, 0), (1, 0), (0, 0), (0, 0)))
     return x + nn.Dense(x.shape[-1], name="out")(left + right)
 
 
@@ -279,8 +370,8 @@ class _PixelCache(nn.Module):
     return value
 
 
-class _PixelRNN(ARModel):
-  """Shared fields, checks, input and output layers of the two PixelRNNs.
+class _PixelRNN(ImageModel):
+  """Shared fields, checks, layers and decode path of the two PixelRNNs.
 
   Attributes:
     features: N = h of the paper: LSTM state size; the residual stream has 2h.
@@ -300,17 +391,11 @@ class _PixelRNN(ARModel):
   num_components: int = 5
   decode: bool = False
 
-  @property
-  def head(self):
-    return image_head(self.head_kind, self.num_levels, self.event_shape[-1], self.num_components)
+  has_decode = True
 
   def check_config(self) -> None:
+    super().check_config()
     name = type(self).__name__
-    if len(self.event_shape) != 3:
-      raise ValueError(f"{name} expects an image event_shape (H, W, C), got {self.event_shape}")
-    if self.head_kind not in IMAGE_HEADS:
-      raise ValueError(f"{name} expects head_kind in {list(IMAGE_HEADS)}, got {self.head_kind!r}")
-    _ = self.head  # raises ValueError for a head that does not fit the levels
     for field in ("features", "output_features"):
       if getattr(self, field) < 1:
         raise ValueError(f"{name} expects {field} >= 1, got {getattr(self, field)}")
@@ -325,29 +410,16 @@ class _PixelRNN(ARModel):
           f"{name} expects first_kernel >= 3 (a 1x1 mask-A convolution sees no pixel), "
           f"got {self.first_kernel}")
 
-  def _input_layer(self):
-    return MaskedConv2D(2 * self.features, self.first_kernel, "A", num_groups=1,
-                        decode=self.decode, width=self.event_shape[1], name="first")
-
-  def _output_layers(self):
-    _, _, channels = self.event_shape
-    return (nn.Dense(self.output_features, name="out_hidden"),
-            ChannelOutput(head_kind=self.head_kind, num_levels=self.num_levels,
-                          channels=channels, num_components=self.num_components,
-                          name="output"))
-
-
-class RowLSTM(_PixelRNN):
-  """PixelRNN Row LSTM over ``(H, W, C)`` images (see module docstring)."""
-
-  has_decode = True
+  def _layer(self, index: int) -> nn.Module:
+    """LSTM layer ``index``: ``[B, H, W, F] -> [B, H, W, F]`` (decode: ``[B, F]`` at pos)."""
+    raise NotImplementedError
 
   def setup(self):
-    self.first = self._input_layer()
-    self.layers = [RowLSTMLayer(self.features, self.kernel, decode=self.decode,
-                                width=self.event_shape[1], name=f"layer{l}")
-                   for l in range(self.num_layers)]
-    self.out_hidden, self.output = self._output_layers()
+    self.first = MaskedConv2D(2 * self.features, self.first_kernel, "A", num_groups=1,
+                              decode=self.decode, width=self.event_shape[1], name="first")
+    self.layers = [self._layer(l) for l in range(self.num_layers)]
+    self.out_hidden = nn.Dense(self.output_features, name="out_hidden")
+    self.output = self.channel_output()
     self.pixel_cache = _PixelCache(name="pixel_cache")
 
   def _features(self, x: jnp.ndarray, pos=None) -> jnp.ndarray:
@@ -389,7 +461,7 @@ class RowLSTM(_PixelRNN):
     elif self.is_initializing():
       feature = self._fresh_feature(canvas, i, j)
     else:  # the later channels of a pixel reuse its feature
-      feature = nn.cond(c == 0, RowLSTM._fresh_feature, RowLSTM._cached_feature,
+      feature = nn.cond(c == 0, _PixelRNN._fresh_feature, _PixelRNN._cached_feature,
                         self, canvas, i, j)
     pixel = jax.lax.dynamic_index_in_dim(
         jax.lax.dynamic_index_in_dim(canvas, i, axis=1, keepdims=False), j, axis=1,
@@ -397,22 +469,20 @@ class RowLSTM(_PixelRNN):
     return self.output.decode(feature, pixel, c)
 
 
+class RowLSTM(_PixelRNN):
+  """PixelRNN Row LSTM over ``(H, W, C)`` images (see module docstring)."""
+
+  def _layer(self, index: int) -> nn.Module:
+    return RowLSTMLayer(self.features, self.kernel, decode=self.decode,
+                        width=self.event_shape[1], name=f"layer{index}")
+
+
 class DiagonalBiLSTM(_PixelRNN):
   """PixelRNN Diagonal BiLSTM over ``(H, W, C)`` images (see module docstring)."""
 
-  def setup(self):
-    self.first = self._input_layer()
-    self.layers = [DiagonalBiLSTMLayer(self.features, name=f"layer{l}")
-                   for l in range(self.num_layers)]
-    self.out_hidden, self.output = self._output_layers()
-
-  def __call__(self, x: jnp.ndarray, cond: Any = None, train: bool = False) -> jnp.ndarray:
-    """``x [B, H, W, C]`` int -> raw head parameters ``[B, H, W, C, P]``."""
-    del cond, train
-    h = self.first(self.scale_input(x))
-    for layer in self.layers:
-      h = layer(h)
-    return self.output(nn.relu(self.out_hidden(nn.relu(h))), x)
+  def _layer(self, index: int) -> nn.Module:
+    return DiagonalBiLSTMLayer(self.features, decode=self.decode, width=self.event_shape[1],
+                               name=f"layer{index}")
 
 
 def _sizes(event_shape: tuple[int, ...], num_levels: int, size: str) -> dict[str, Any]:

@@ -57,8 +57,7 @@ import jax.numpy as jnp
 from armodels_jax.layers.attention import CausalSelfAttention
 from armodels_jax.layers.shifted_conv import GatedResnet
 from armodels_jax.models import registry
-from armodels_jax.models.base import ARModel
-from armodels_jax.models.image_output import IMAGE_HEADS, ChannelOutput, image_head
+from armodels_jax.models.image_output import ImageModel
 
 
 def _positions(i: jnp.ndarray, j: jnp.ndarray, height: int, width: int) -> jnp.ndarray:
@@ -105,7 +104,7 @@ class _Slot(nn.Module):
     return old
 
 
-class PixelSNAIL(ARModel):
+class PixelSNAIL(ImageModel):
   """PixelSNAIL over ``(H, W, C)`` images.
 
   Attributes:
@@ -136,13 +135,8 @@ class PixelSNAIL(ARModel):
   has_decode = True
   mixed_precision = True
 
-  @property
-  def head(self):
-    return image_head(self.head_kind, self.num_levels, self.event_shape[-1], self.num_components)
-
   def check_config(self) -> None:
-    if len(self.event_shape) != 3:
-      raise ValueError(f"PixelSNAIL expects an image event_shape (H, W, C), got {self.event_shape}")
+    super().check_config()  # the image event shape and head
     for field in ("features", "num_blocks", "key_size", "value_size", "num_heads",
                   "num_components"):
       if getattr(self, field) < 1:
@@ -156,14 +150,9 @@ class PixelSNAIL(ARModel):
             f"got {getattr(self, field)}")
     if not 0.0 <= self.dropout_rate < 1.0:
       raise ValueError(f"PixelSNAIL expects dropout_rate in [0, 1), got {self.dropout_rate}")
-    if self.head_kind not in IMAGE_HEADS:
-      raise ValueError(f"PixelSNAIL expects head_kind in {list(IMAGE_HEADS)}, "
-                       f"got {self.head_kind!r}")
-    # Raises for a head that does not fit the data (e.g. Bernoulli with 3 levels).
-    image_head(self.head_kind, self.num_levels, self.event_shape[-1], self.num_components)
 
   def setup(self):
-    height, width, channels = self.event_shape
+    height, width, _ = self.event_shape
     self.input_layer = nn.Dense(self.features, name="input")
     resnet = lambda name, kernel=None: GatedResnet(
         self.features, conv="down_right", dropout_rate=self.dropout_rate, kernel=kernel,
@@ -176,9 +165,7 @@ class PixelSNAIL(ARModel):
                             name=f"block{b}_attention")
         for b in range(self.num_blocks)]
     self.mixers = [resnet(f"block{b}_mix", (1, 1)) for b in range(self.num_blocks)]
-    self.output = ChannelOutput(head_kind=self.head_kind, num_levels=self.num_levels,
-                                channels=channels, num_components=self.num_components,
-                                name="output")
+    self.output = self.channel_output()
     if self.decode:
       self.previous = [_Slot(name=f"block{b}_previous") for b in range(self.num_blocks)]
       self.feature = _Slot(name="feature")

@@ -3,7 +3,7 @@ receptive fields of section 3.1-3.2 of van den Oord et al. 2016.
 
 * normalisation over every input of (2, 2, 1) with 3 levels and (2, 1, 3) with 2 levels;
 * causality in raster order;
-* Row LSTM: cached-step conditionals equal the full pass, cached == naive samples;
+* cached-step conditionals equal the full pass, cached == naive samples;
 * sample frequencies (chi-square);
 * receptive fields: the Row LSTM sees the paper's triangle above the pixel (computed here
   independently from the layer structure), the Diagonal BiLSTM the whole context.
@@ -64,38 +64,46 @@ def test_causality(name):
   model_checks.check_causality(_Jitted(model), variables)
 
 
-@pytest.mark.parametrize("shape,levels,overrides", [
-    ((2, 2, 1), 3, dict(kernel=5, first_kernel=5)),
-    ((3, 4, 1), 2, dict(num_layers=2)),
-    ((2, 3, 3), 4, dict(num_layers=2, head_kind="logistic_mixture")),
+@pytest.mark.parametrize("name,shape,levels,overrides", [
+    ("row_lstm", (2, 2, 1), 3, dict(kernel=5, first_kernel=5)),
+    ("row_lstm", (3, 4, 1), 2, dict(num_layers=2)),
+    ("row_lstm", (2, 3, 3), 4, dict(num_layers=2, head_kind="logistic_mixture")),
+    # Three rows of three columns: the right-to-left pass of a whole row above, twice.
+    ("diagonal_bilstm", (3, 3, 3), 4, dict(num_layers=2, head_kind="logistic_mixture")),
 ])
-def test_row_lstm_cached_equals_full(shape, levels, overrides):
-  model, variables = _model("row_lstm", shape, levels, **overrides)
+def test_cached_equals_full(name, shape, levels, overrides):
+  model, variables = _model(name, shape, levels, **overrides)
   x = np.random.default_rng(1).integers(0, levels, (3,) + shape).astype(np.int32)
   model_checks.check_cached_equals_full(model, variables, x)
 
 
-@pytest.mark.parametrize("shape,levels", [((2, 3, 1), 3), ((2, 2, 3), 2)])
-def test_row_lstm_cached_sampling_equals_naive(shape, levels):
-  model, variables = _model("row_lstm", shape, levels, num_layers=2)
+@pytest.mark.parametrize("name,shape,levels", [
+    ("row_lstm", (2, 3, 1), 3), ("row_lstm", (2, 2, 3), 2), ("diagonal_bilstm", (3, 4, 1), 2)])
+def test_cached_sampling_equals_naive(name, shape, levels):
+  model, variables = _model(name, shape, levels, num_layers=2)
   model_checks.check_cached_sampling_equals_naive(model, variables)
 
 
-def test_row_lstm_exactness_check_rejects_a_forgetful_decoder(monkeypatch):
+@pytest.mark.parametrize("name,layer,method,slot", [
+    ("row_lstm", pixelrnn.RowLSTMLayer, "_decode", "hidden"),
+    ("diagonal_bilstm", pixelrnn.DiagonalLSTM, "_row_above", "states"),
+])
+def test_exactness_check_rejects_a_forgetful_decoder(monkeypatch, name, layer, method, slot):
   """The check above can fail: a decoder that loses the previous row's hidden states
-  after every step disagrees with the full pass (a configuration no other test uses, so
-  no compiled decoder is shared)."""
+  after every step (Row LSTM; the Diagonal BiLSTM's right-to-left states of the row above)
+  disagrees with the full pass (a configuration no other test uses, so no compiled decoder
+  is shared)."""
   shape = (3, 2, 1)
-  model, variables = _model("row_lstm", shape, 3, output_features=13)
+  model, variables = _model(name, shape, 3, output_features=13)
   x = np.random.default_rng(2).integers(0, 3, (2,) + shape).astype(np.int32)
-  original = pixelrnn.RowLSTMLayer._decode
+  original = getattr(layer, method)
 
   def forgetful(self, *args):
     out = original(self, *args)
-    self.put_variable("cache", "hidden", jnp.zeros_like(self.get_variable("cache", "hidden")))
+    self.put_variable("cache", slot, jnp.zeros_like(self.get_variable("cache", slot)))
     return out
 
-  monkeypatch.setattr(pixelrnn.RowLSTMLayer, "_decode", forgetful)
+  monkeypatch.setattr(layer, method, forgetful)
   with pytest.raises(AssertionError):
     model_checks.check_cached_equals_full(model, variables, x)
 
@@ -183,9 +191,8 @@ def test_sizes_and_options():
     assert (mnist.num_layers, mnist.features) == (7, 16)
     cifar = arm.models.create(name, event_shape=(32, 32, 3), num_levels=256, size="paper")
     assert (cifar.num_layers, cifar.features) == (12, 128)
-  assert arm.models.create("row_lstm", event_shape=(2, 2, 1), num_levels=2).has_decode
-  # No cached path: the API runs the naive sampler for method="cached" (tested above).
-  assert not arm.models.create("diagonal_bilstm", event_shape=(2, 2, 1), num_levels=2).has_decode
+  for name in NAMES:
+    assert arm.models.create(name, event_shape=(2, 2, 1), num_levels=2).has_decode
   assert arm.models.create("row_lstm", event_shape=(2, 2, 1), num_levels=3).head.num_levels == 3
   assert arm.models.create("row_lstm", event_shape=(2, 2, 1), num_levels=2).head.num_params == 1
 

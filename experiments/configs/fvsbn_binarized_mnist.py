@@ -7,8 +7,10 @@ per pixel on all earlier pixels in raster order; no hidden layer, so every size 
 optimizer settings here (Adam, cosine schedule, EMA) are ours, and the stored data have no test split, so
 the validation split is reported.
 
-Budget: 40,000 steps (80 epochs), 3 to 6 minutes on a 2-core CPU (120-230 steps/s measured at batch
-100); the validation NLL had stopped improving by then.
+Budget: 30,000 steps (60 epochs) with decoupled weight decay 0.02 (AdamW): 99.26 nats on all 10,000
+validation images (2026-12-02), against 99.52 for 20,000 steps without it (the train NLL, 96.8, is below
+the paper's test number: the gap is overfitting; weight decay 0.3 underfits at 111.96). A few minutes on
+a quiet 2-core CPU (120-230 steps/s at batch 100).
 
 Launch::
 
@@ -30,4 +32,5 @@ PUBLISHED_TEST_NLL = 97.45
 def get_config(arg=None):
   """Returns the locked config; ``arg='tiny'`` shrinks it to a seconds-long smoke run."""
   common = training.load_config_module(__file__, "_common.py")
-  return common.dense_binarized_mnist("fvsbn", arg, size="paper", num_steps=40_000)
+  return common.dense_binarized_mnist("fvsbn", arg, size="paper", num_steps=30_000, eval_every=2500,
+                                      checkpoint_every=2500, weight_decay=0.02)

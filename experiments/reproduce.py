@@ -291,7 +291,9 @@ def main(argv=None) -> int:
     try:
       if not args.eval_only:
         train(row, workdir, tiny=args.tiny, device=args.device)
-      if args.eval_only and args.shipped and not os.path.isdir(workdir) and shipped(row):
+      if args.eval_only and args.shipped and not os.path.isdir(workdir):
+        if shipped(row) is None:
+          raise ValueError("not run yet: no run under --root and nothing shipped")
         entry.update(shipped(row))
         entry["met"] = bool(entry["valid_nll_nats"] <= entry["target"])
         results.append(entry)

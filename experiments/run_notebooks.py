@@ -59,8 +59,9 @@ def run(name: str, timeout: int) -> float:
   nb = nbformat.read(path, as_version=4)
   env_before = dict(os.environ)
   with tempfile.TemporaryDirectory() as out:
-    os.environ.update({"ARMODELS_NOTEBOOK_OUT": out, "MPLBACKEND": "agg"})
-    os.environ.pop("ARMODELS_TINY", None)
+    os.environ["ARMODELS_NOTEBOOK_OUT"] = out
+    for var in ("ARMODELS_TINY", "MPLBACKEND"):  # the kernel's inline backend stores the figures
+      os.environ.pop(var, None)
     try:
       start = time.time()
       NotebookClient(nb, timeout=timeout, kernel_name="python3",
@@ -93,5 +94,5 @@ def main(argv=None) -> int:
   return 0
 
 
-if __name__ == "__main__":
+if __var_ == "__main__":
   sys.exit(main())

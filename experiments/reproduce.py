@@ -293,7 +293,7 @@ def main(argv=None) -> int:
         train(row, workdir, tiny=args.tiny, device=args.device)
       if args.eval_only and args.shipped and not os.path.isdir(workdir):
         if shipped(row) is None:
-          raise ValueError("not run yet: no run under --root and nothing shipped")
+          raise ValueError("no run under --root and nothing shipped")
         entry.update(shipped(row))
         entry["met"] = bool(entry["valid_nll_nats"] <= entry["target"])
         results.append(entry)

@@ -47,6 +47,7 @@ def test_notebook_is_stored_with_outputs_and_starts_with_setup(name):
   outputs = [o for c in code for o in c.outputs]
   assert not [o for o in outputs if o.get("output_type") == "error"]
   assert sum(bool(c.outputs) for c in code) >= len(code) // 2, "most cells show what they computed"
+  assert any("image/png" in o.get("data", {}) for o in outputs), f"{name}.ipynb stores no picture"
   stored = "".join(_text(o) for o in outputs)
   assert "TINY=True" not in stored and "TINY:" not in stored, "stored from a tiny run, not the normal one"
   head = nb.cells[0]

@@ -94,5 +94,5 @@ def main(argv=None) -> int:
   return 0
 
 
-if __var_ == "__main__":
+if __name__ == "__main__":
   sys.exit(main())

@@ -19,7 +19,7 @@ import pytest
 from nbclient import NotebookClient
 
 COLAB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "colab")
-NOTEBOOKS = ("quickstart", "dense_models", "pixelcnn_family", "wavenet", "fast_sampling")
+NOTEBOOKS = ("quickstart", "dense_models", "pixelcnn_family", "wavenet", "fast_sampling", "applications")
 
 
 def _read(name: str):

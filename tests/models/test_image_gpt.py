@@ -48,7 +48,8 @@ def test_orderings_are_permutations_with_whole_pixels(name, shape):
   assert order.dtype == np.int32 and sorted(order.tolist()) == list(range(height * width * channels))
   # The channels of a pixel follow each other, R then G then B.
   by_pixel = order.reshape(-1, channels)
-  np.testing.assert_array_equal(by_pixel % channels, np.broadcast_to(np.arange(channels), by_pixel.shape))
+  np.testing.assert_array_equal(by_pixel % channels,
+                                np.broadcast_to(np.arange(channels), by_pixel.shape))
   assert (by_pixel // channels == by_pixel[:, :1] // channels).all()
   rows, cols = divmod(by_pixel[:, 0] // channels, width)
   if name == "zigzag":  # anti-diagonals in turn, each one walked in the other direction

@@ -7,8 +7,8 @@
 
 Cases: ``binary`` is 28x28x1 with 2 levels (every image model, ``image_gpt`` included); ``rgb`` is
 32x32x3 with 256 levels (PixelCNN++ and PixelSNAIL, the models with a discretized logistic mixture
-head). ``audio`` is WaveNet (``--audio-size``, default paper: 30 layers, dilations 1..512 three times) over 256 mu-law
-levels at each of ``--audio-batches``:
+head). ``audio`` is WaveNet (``--audio-size``, default paper: 30 layers, dilations 1..512 three
+times) over 256 mu-law levels at each of ``--audio-batches``:
 
 * naive: one full forward pass over the receptive field (3,071 samples at paper size) per generated
   sample, timed over ``--audio-naive-steps`` samples;

@@ -95,7 +95,7 @@ def check_cached_equals_full(model, variables, x, cond=None, atol: float = 1e-5,
                              order=None) -> None:
   """Decode-path conditionals (teacher-forced, step by step along ``order``, ``[D]``; default
   raster order) equal the full pass."""
-  full = np.asarray(model.apply(variables, jnp.asarray(x), cond))
+  full = np.asarray(jax.jit(lambda v, x, c: model.apply(v, x, c))(variables, jnp.asarray(x), cond))
   if order is not None:
     order = jnp.broadcast_to(jnp.asarray(order), (len(x), model.num_dims))
   cached = np.asarray(cached_conditionals(model, variables, jnp.asarray(x), cond, order=order))

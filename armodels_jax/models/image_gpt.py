@@ -1,7 +1,7 @@
 """Image GPT: a decoder-only causal transformer over the elements of any event.
 
 Chen, Radford, Child, Wu, Jun, Luan & Sutskever 2020, "Generative Pretraining
-from Pixels" (ICML), section 2 (the GPT-2 architecture of Radford et al. 2019,
+from Pixels" (ICML; the GPT-2 architecture of Radford et al. 2019,
 "Language Models are Unsupervised Multitask Learners", applied to the pixels
 of an image read as one sequence): every element of the event is a token, the
 input at a step is a learned embedding of a value plus a learned embedding of

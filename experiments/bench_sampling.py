@@ -5,10 +5,10 @@
     python experiments/bench_sampling.py --models pixelcnn --full-check   # + one full naive run
     python experiments/bench_sampling.py --cases audio    # WaveNet paper size, batch 1 and 16
 
-Cases: ``binary`` is 28x28x1 with 2 levels (every image model); ``rgb`` is 32x32x3 with 256 levels
-(PixelCNN++ and PixelSNAIL, the models with a discretized logistic mixture head). ``audio`` is
-WaveNet (``--audio-size``, default paper: 30 layers, dilations 1..512 three times) over 256 mu-law
-levels at each of ``--audio-batches``:
+Cases: ``binary`` is 28x28x1 with 2 levels (every image model, ``image_gpt`` included); ``rgb`` is
+32x32x3 with 256 levels (PixelCNN++ and PixelSNAIL, the models with a discretized logistic mixture
+head). ``audio`` is WaveNet (``--audio-size``, default paper: 30 layers, dilations 1..512 three
+times) over 256 mu-law levels at each of ``--audio-batches``:
 
 * naive: one full forward pass over the receptive field (3,071 samples at paper size) per generated
   sample, timed over ``--audio-naive-steps`` samples;
@@ -71,7 +71,8 @@ def bench(name: str, event_shape, num_levels: int, size: str, batch: int,
               identical_on_timed_steps=bool((flat_naive == flat_cached).all()))
 
 
-IMAGE_MODELS = ("pixelcnn", "gated_pixelcnn", "pixelcnn_pp", "pixelsnail", "row_lstm", "diagonal_bilstm")
+IMAGE_MODELS = ("pixelcnn", "gated_pixelcnn", "pixelcnn_pp", "pixelsnail", "row_lstm", "diagonal_bilstm",
+                "image_gpt")
 CASES = {"binary": ((28, 28, 1), 2, IMAGE_MODELS), "rgb": ((32, 32, 3), 256, ("pixelcnn_pp", "pixelsnail"))}
 
 

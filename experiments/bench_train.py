@@ -91,6 +91,7 @@ _DENSE = (BINARY_VECTOR[0], BINARY_VECTOR[1], {"small": 100, "paper": 100})   # 
 _USUAL = {
     "fvsbn": _DENSE,
     "nade": _DENSE,
+    "nan": _DENSE,
     "eonade": _DENSE,
     "nade_k": _DENSE,
     "made": _DENSE,

@@ -15,7 +15,7 @@ def pixelcnn():
 
 
 def test_names_and_options():
-  assert {"made", "pixelcnn"} <= set(arm.models.names())
+  assert {"made", "pixelcnn", "nan", "image_gpt"} <= set(arm.models.names())
   assert "num_masks" in arm.models.options("made")
   assert "event_shape" not in arm.models.options("pixelcnn")
 

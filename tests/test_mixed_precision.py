@@ -36,11 +36,13 @@ SUPPORTED = {
     "gated_pixelcnn": ((4, 4, 3), 256),
     "pixelcnn_pp": ((4, 4, 3), 256),
     "pixelsnail": ((4, 4, 3), 256),
+    "image_gpt": ((4, 4, 3), 256),
     "wavenet": ((32,), 256),
 }
 UNSUPPORTED = {
     "made": ((6,), 2),
     "nade": ((6,), 2),
+    "nan": ((6,), 2),
     "char_rnn": ((8,), 5),
     "row_lstm": ((4, 4, 1), 2),
     "rnade": ((3,), None),

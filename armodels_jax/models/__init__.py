@@ -8,8 +8,10 @@ from armodels_jax.models import deep_nade  # noqa: F401  (registration: eonade, 
 from armodels_jax.models import rnade  # noqa: F401  (registration)
 from armodels_jax.models import fvsbn  # noqa: F401  (registration)
 from armodels_jax.models import nade  # noqa: F401  (registration)
+from armodels_jax.models import nan  # noqa: F401  (registration)
 from armodels_jax.models import gated_pixelcnn, pixelcnn_pp, pixelrnn, pixelsnail  # noqa: F401
 from armodels_jax.models import char_rnn, wavenet  # noqa: F401  (registration)
+from armodels_jax.models import image_gpt  # noqa: F401  (registration)
 from armodels_jax.models.base import ARModel
 from armodels_jax.models.char_rnn import CharRNN
 from armodels_jax.models.gated_pixelcnn import GatedPixelCNN

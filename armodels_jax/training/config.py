@@ -14,7 +14,7 @@ Schema (defaults in brackets)::
   model.conditional       [False]  pass the dataset's labels as ``cond`` (class-conditional models)
   model.dtype             ['float32'] the network's compute dtype: 'float32' | 'bfloat16' (mixed
                                    precision: parameters, optimizer state and the likelihood stay
-                                   float32; pixelcnn, gated_pixelcnn, pixelcnn_pp, pixelsnail, wavenet)
+                                   float32; pixelcnn, gated_pixelcnn, pixelcnn_pp, pixelsnail, image_gpt, wavenet)
   model.overrides         [{}]     keyword overrides for ``arm.models.create`` (unlocked)
   data.name               ['digits'] 'digits' | 'binarized_mnist' | 'mnist' | 'npz' | 'tfds:<name>'
   data.path, data.data_dir, data.binarize, data.binarize_seed, data.train_key, data.valid_key,

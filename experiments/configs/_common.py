@@ -276,23 +276,24 @@ def audio_experiment(arg=None, *, size: str = "small", labels: str | None = "spe
 
 def text_experiment(arg=None, *, size: str = "small", seq_len: int = 100, num_steps: int = 20_000,
                     batch_size: int = 32, learning_rate: float = 2e-3, eval_every: int = 1000,
-                    checkpoint_every: int = 1000):
-  """The locked config of the char-RNN on tiny Shakespeare (the last 10% of the text is valid).
+                    checkpoint_every: int = 1000, model_name: str = "char_rnn", tbptt: bool = True):
+  """The locked config of a character model on tiny Shakespeare (the last 10% of the text is valid).
 
   Karpathy's char-rnn setting: windows of ``seq_len`` characters from ``batch_size`` parallel
   streams through the text, with the LSTM state carried from one window to the next (truncated
   backpropagation through time, ``train.tbptt``), gradient clipping, and evaluation over the whole
   validation text with the state carried. Adam with a cosine schedule replaces char-rnn's RMSProp
-  with step decay.
+  with step decay. A model without a state (``model_name='image_gpt'``, ``tbptt=False``) trains
+  and is evaluated on the windows independently, each read from its first character.
   """
   cfg = training.default_config()
   cfg.seed = 0
-  cfg.model.name = "char_rnn"
+  cfg.model.name = model_name
   cfg.model.size = size
   cfg.data.name, cfg.data.path = "text", TINY_SHAKESPEARE
   cfg.data.seq_len = seq_len
 
-  set_train(cfg, tbptt=True, batch_size=batch_size, num_steps=num_steps,
+  set_train(cfg, tbptt=tbptt, batch_size=batch_size, num_steps=num_steps,
             learning_rate=learning_rate, schedule="cosine", warmup_steps=200, grad_clip_norm=5.0,
             log_every=100, eval_every=eval_every, eval_batch_size=64,
             checkpoint_every=checkpoint_every, keep_checkpoints=0,  # Keep all.

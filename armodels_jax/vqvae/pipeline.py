@@ -17,10 +17,12 @@ Glossary: B/N images, H W C image, h w code map, K codes.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from typing import Any, NamedTuple
 
+import jax
 import numpy as np
 
 __all__ = ["vqvae_workdir_of", "Pipeline", "load", "check_fit", "evaluate_bound", "sample_images"]
@@ -129,8 +131,6 @@ def sample_images(prior: Any, variables: Any, vq_model: Any, vq_params: Any, key
   Returns:
     ``(images int32 [num, H, W, C], codes int32 [num, h, w])``.
   """
-  import jax  # pylint: disable=g-import-not-at-top
-
   import armodels_jax as arm  # pylint: disable=g-import-not-at-top
 
   check_fit(prior, vq_model)
@@ -140,9 +140,7 @@ def sample_images(prior: Any, variables: Any, vq_model: Any, vq_params: Any, key
   return np.asarray(jax.device_get(x)), np.asarray(jax.device_get(codes))
 
 
+@functools.partial(jax.jit, static_argnums=(0, 4))
 def _decode(vq_model, vq_params, codes, key, pixel_temperature: float):
-  import jax  # pylint: disable=g-import-not-at-top
-
-  fn = jax.jit(lambda p, c, k: vq_model.apply({"params": p}, c, k, pixel_temperature,
-                                              method=vq_model.sample_pixels))
-  return fn(vq_params, codes, key)
+  return vq_model.apply({"params": vq_params}, codes, key, pixel_temperature,
+                        method=vq_model.sample_pixels)

@@ -40,9 +40,10 @@ def nearest_codes(z: jax.Array, codebook: jax.Array) -> jax.Array:
   Returns:
     int32 ``[...]`` code indices in ``[0, K)``.
   """
-  d2 = (jnp.sum(z * z, axis=-1, keepdims=True) - 2.0 * z @ codebook.T
-        + jnp.sum(codebook * codebook, axis=-1))  # [..., K]
-  return jnp.argmin(d2, axis=-1).astype(jnp.int32)
+  flat = z.reshape(-1, z.shape[-1])  # [N, D]
+  d2 = (jnp.sum(flat * flat, axis=-1, keepdims=True) - 2.0 * flat @ codebook.T
+        + jnp.sum(codebook * codebook, axis=-1)[None, :])  # [N, K]
+  return jnp.argmin(d2, axis=-1).astype(jnp.int32).reshape(z.shape[:-1])
 
 
 class Quantized(NamedTuple):

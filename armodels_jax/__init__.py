@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-_LAZY = ("data", "distributions", "layers", "models", "pretrained", "sampling", "training")
+_LAZY = ("data", "distributions", "layers", "models", "pretrained", "sampling", "training", "vqvae")
 _API = ("bits_per_dim", "init", "log_prob", "sample")
 
 __all__ = [*_API, "__version__", *_LAZY]

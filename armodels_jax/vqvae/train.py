@@ -36,6 +36,7 @@ from armodels_jax import checkpointing
 from armodels_jax import data
 from armodels_jax.training import config as config_lib
 from armodels_jax.training import images
+from armodels_jax.training import loop as loop_lib
 from armodels_jax.training import metrics as metrics_lib
 from armodels_jax.training import optim
 from armodels_jax.training import sharding as shd
@@ -247,7 +248,8 @@ def restore(workdir: str, step: int | None = None):
   if not is_vqvae_workdir(workdir):
     raise ValueError(f"expected a VQ-VAE workdir (model.json with name {NAME!r}, written by training a "
                      f"config with model.name={NAME!r}), got {workdir!r}")
-  cfg = config_lib.config_from_json(open(os.path.join(workdir, "config.json")).read())
+  with open(os.path.join(workdir, "config.json")) as f:
+    cfg = config_lib.config_from_json(f.read())
   spec = checkpointing.read_json(os.path.join(workdir, "model.json"))
   model = create_model(cfg, spec["event_shape"], spec["num_levels"])
   mesh = shd.make_mesh()
@@ -350,6 +352,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
         raise FloatingPointError(f"non-finite VQ-VAE parameters after step {step}; not checkpointing")
       checkpointing.save_state(manager, step, _to_dict(state))
 
+    progress = loop_lib._progress(step, t.num_steps, jax.process_index() == 0)  # pylint: disable=protected-access
     while step < t.num_steps:
       if stop_at_step is not None and step >= stop_at_step:
         stopped = True
@@ -359,11 +362,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       state, metrics = train_step(state, x)
       pending.append(metrics)
       step += 1
+      progress.update(1)
       last = step == t.num_steps
       if last or (t.log_every and step % t.log_every == 0):
         last_train = flush()
         writer.write(step, "train", last_train)
-        log.info("step %d: %s", step, " ".join(f"{k}={v:.4g}" for k, v in last_train.items()))
+        progress.set_postfix(loss=f"{last_train['loss']:.4g}", bpd=f"{last_train['bits_per_dim']:.4f}",
+                             perplexity=f"{last_train['perplexity']:.1f}")
       if last or (t.checkpoint_every and step % t.checkpoint_every == 0):
         save(step)
       if eval_x is not None and (last or (t.eval_every and step % t.eval_every == 0)):
@@ -374,6 +379,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
         _save_reconstructions(os.path.join(workdir, "samples", f"recon_{step:06d}.png"), model,
                               eval_params(state), np.asarray((eval_x if eval_x is not None
                                                               else ds.train)[:t.num_samples]))
+    progress.close()
     if pending:
       flush()
   finally:

@@ -98,7 +98,10 @@ def test_dead_codes_are_restarted_from_the_batch(np_rng, key):
   assert int(none) == 0
 
 
+_ENTROPY_1_3 = -(0.25 * np.log(0.25) + 0.75 * np.log(0.75))  # p = (1/4, 3/4)
+
+
 @pytest.mark.parametrize("counts, expected", [([4, 4, 4, 4], 4.0), ([0, 9, 0, 0], 1.0),
-                                              ([1, 3, 0, 0], float(np.exp(-(0.25 * np.log(0.25) + 0.75 * np.log(0.75)))))])
+                                              ([1, 3, 0, 0], float(np.exp(_ENTROPY_1_3)))])
 def test_perplexity(counts, expected):
   assert float(quantizer.perplexity(jnp.asarray(counts, jnp.float32))) == pytest.approx(expected, rel=1e-5)

@@ -70,8 +70,10 @@ def _cli(*argv):
 def runs(tmp_path_factory):
   root = tmp_path_factory.mktemp("vqvae")
   vq, prior = root / "vqvae", root / "prior"
+  # The codebook-loss mode here (eq. 3); the EMA mode (the configs' default) trains in test_configs.
   assert _cli("train", "--config", VQ_CONFIG, "--workdir", vq, *DIGITS,
-              "--config.train.num_steps=3", "--config.train.sample_every=0") == 0
+              "--config.train.num_steps=3", "--config.train.sample_every=0",
+              "--config.model.overrides.codebook_mode=loss") == 0
   assert _cli("train", "--config", PRIOR_CONFIG, "--workdir", prior, f"--config.data.path={vq}",
               "--config.model.name=pixelcnn", "--config.train.sample_every=0") == 0
   return str(vq), str(prior)
@@ -81,7 +83,7 @@ def test_codes_dataset_records_the_vqvae(runs):
   vq, _ = runs
   ds = data.load("vqvae_codes", path=vq)
   model, params, _, step = vq_train.restore(vq)
-  assert step == 3
+  assert step == 3 and model.codebook_mode == "loss"
   assert ds.event_shape == (2, 2, 1) and ds.num_levels == model.num_codes
   images = data.load("digits")
   assert ds.train.shape == (images.train.shape[0], 2, 2, 1)

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-_LAZY = ("anomaly", "data", "distributions", "layers", "models", "pretrained", "sampling", "training")
+_LAZY = ("anomaly", "data", "distributions", "layers", "models", "pretrained", "sampling", "training",
+         "vqvae")
 _API = ("bits_per_dim", "init", "log_prob", "sample")
 _ANOMALY = ("anomaly_scores",)
 _COMPRESSION = ("compress", "decompress")

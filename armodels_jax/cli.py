@@ -145,6 +145,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     raise CLIError("--key needs --npz")
   if args.batch_size is not None and args.batch_size < 1:
     raise CLIError(f"--batch-size must be >= 1, got {args.batch_size}")
+  if _vqvae_stage(args.workdir):
+    return _cmd_eval_vqvae(args)
   m = eval_workdir(args.workdir, npz=args.npz, key=args.key, split=args.split,
                    batch_size=args.batch_size)
   print(f"{m['source']}: nll = {m['nll_nats']:.4f} nats, {m['bits_per_dim']:.4f} bits/dim "
@@ -272,6 +274,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
   out_dir = os.path.dirname(os.path.abspath(args.out))
   if not os.path.isdir(out_dir):
     raise CLIError(f"output directory not found: {out_dir!r}")
+  if _vqvae_stage(args.workdir):
+    return _cmd_sample_vqvae(args)
   import numpy as np  # pylint: disable=g-import-not-at-top
 
   xs, model, info = sample_workdir(
@@ -491,6 +495,101 @@ def _cmd_compress(args: argparse.Namespace) -> int:
 def _cmd_decompress(args: argparse.Namespace) -> int:
   x = decompress_workdir(args.workdir, args.input, args.out)
   print(f"wrote {args.out}: {x.shape[0]} examples of shape {tuple(x.shape[1:])}")
+  return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# VQ-VAE + prior (armodels_jax.vqvae): a stage-1 workdir evaluates its reconstruction NLL; a prior's
+# workdir (trained on data.name='vqvae_codes') samples images and evaluates the two-stage bound.
+# --------------------------------------------------------------------------------------------------
+
+
+def _vqvae_stage(workdir: str) -> str | None:
+  """'vqvae' (stage 1), 'prior' (stage 2) or None, from the workdir's model.json."""
+  if not os.path.isfile(os.path.join(workdir, "model.json")):
+    return None
+  from armodels_jax.demo import quiet_read_only_warnings  # pylint: disable=g-import-not-at-top
+  from armodels_jax.vqvae import pipeline, train  # pylint: disable=g-import-not-at-top
+
+  quiet_read_only_warnings()
+
+  if train.is_vqvae_workdir(workdir):
+    return "vqvae"
+  return "prior" if pipeline.vqvae_workdir_of(workdir) else None
+
+
+def _vqvae_images(vq_cfg, model, npz: str | None, key: str | None, split: str):
+  """The images to evaluate: an npz array, or a split of the VQ-VAE's configured dataset."""
+  from armodels_jax import data  # pylint: disable=g-import-not-at-top
+
+  if npz is not None:
+    if not os.path.isfile(npz):
+      raise CLIError(f"npz file not found: {npz!r}")
+    key = key if key is not None else _only_key(npz)
+    return data.load_array(npz, key, model.event_shape, model.num_levels), f"{npz}[{key}]"
+  ds = _load_configured_dataset(vq_cfg)
+  array = getattr(ds, split)
+  if array is None or len(array) == 0:
+    raise CLIError(f"dataset {ds.name!r} has no {split!r} split")
+  return array, f"{ds.name}:{split}"
+
+
+def _cmd_eval_vqvae(args: argparse.Namespace) -> int:
+  from armodels_jax.vqvae import pipeline, train  # pylint: disable=g-import-not-at-top
+
+  stage1 = _vqvae_stage(args.workdir) == "vqvae"
+  if stage1:
+    vq_model, vq_params, vq_cfg, _ = train.restore(args.workdir)
+  else:
+    p = pipeline.load(args.workdir)
+    vq_model, vq_params, vq_cfg = p.vq_model, p.vq_params, p.vq_config
+  images, source = _vqvae_images(vq_cfg, vq_model, args.npz, args.key, args.split)
+  batch = args.batch_size or int(vq_cfg.train.eval_batch_size)
+  if stage1:
+    m = train.evaluate(vq_model, vq_params, images, batch)
+    print(f"{source}: reconstruction nll = -log p(x | z(x)) = {m['nll_nats']:.4f} nats, "
+          f"{m['bits_per_dim']:.4f} bits/dim, codebook perplexity {m['perplexity']:.2f}, "
+          f"{m['codes_used']} of {vq_model.num_codes} codes used, over n = {m['n']} examples")
+    keys = ("nll_nats", "bits_per_dim", "n", "perplexity", "codes_used")
+  else:
+    m = pipeline.evaluate_bound(p.prior, p.variables, vq_model, vq_params, images, batch)
+    print(f"{source}: nll <= {m['nll_nats']:.4f} nats, {m['bits_per_dim']:.4f} bits/dim (bound: "
+          f"prior {m['prior_nats']:.4f} nats = {m['prior_bits_per_code']:.4f} bits/code + "
+          f"reconstruction {m['recon_nats']:.4f} nats) over n = {m['n']} examples")
+    keys = ("nll_nats", "bits_per_dim", "n", "bound", "prior_nats", "prior_bits_per_code",
+            "recon_nats", "perplexity", "codes_used")
+  if args.json:
+    print(json.dumps({k: m[k] for k in keys}))
+  return 0
+
+
+def _cmd_sample_vqvae(args: argparse.Namespace) -> int:
+  import jax  # pylint: disable=g-import-not-at-top
+  import numpy as np  # pylint: disable=g-import-not-at-top
+
+  from armodels_jax.training import images  # pylint: disable=g-import-not-at-top
+  from armodels_jax.vqvae import pipeline  # pylint: disable=g-import-not-at-top
+
+  if _vqvae_stage(args.workdir) != "prior":
+    raise CLIError(f"{args.workdir!r} is a VQ-VAE (stage 1): sample from the workdir of a prior "
+                   "trained on its codes (data.name='vqvae_codes')")
+  p = pipeline.load(args.workdir)
+  num_classes = int(getattr(p.prior, "num_classes", 0) or 0)
+  cond = None
+  if num_classes:
+    if args.label is None or not 0 <= args.label < num_classes:
+      raise CLIError(f"this prior is class-conditional: give --label in 0..{num_classes - 1}")
+    cond = np.full((args.num,), args.label, np.int32)
+  xs, _ = pipeline.sample_images(p.prior, p.variables, p.vq_model, p.vq_params,
+                                 jax.random.key(args.seed), args.num, method=args.method,
+                                 temperature=args.temperature, cond=cond)
+  if args.out.endswith((".npz", ".npy")):
+    (np.savez(args.out, samples=xs) if args.out.endswith(".npz") else np.save(args.out, xs))
+  else:
+    images.save_image_grid(xs, args.out, p.vq_model.num_levels)
+  print(f"wrote {args.num} samples (codes {args.method} from the prior, seed {args.seed}, temperature "
+        f"{args.temperature:g}; decoded by the VQ-VAE) of shape {tuple(p.vq_model.event_shape)} to "
+        f"{args.out}")
   return 0
 
 

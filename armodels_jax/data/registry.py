@@ -23,6 +23,16 @@ _LOADERS = {
 _TFDS_PREFIX = "tfds:"
 
 
+def _vqvae_codes(*, path=None, num_levels=None) -> Dataset:
+  """The code maps of a trained VQ-VAE (imported here: it restores a checkpoint)."""
+  from armodels_jax.vqvae import codes  # pylint: disable=g-import-not-at-top
+
+  return codes.load_vqvae_codes(path=path, num_levels=num_levels)
+
+
+_LOADERS["vqvae_codes"] = _vqvae_codes
+
+
 def names() -> tuple:
   """The dataset names `load` accepts ('tfds:<name>' stands for any tfds name)."""
   return tuple(_LOADERS) + (_TFDS_PREFIX + "<name>",)
@@ -68,6 +78,9 @@ def load(name: str, **options) -> Dataset:
     'wav_folder': every WAV under `path`, resampled to `sample_rate`; the
       same windowing, `labels='folder'` for one class per sub-folder.
     'tfds:spoken_digit': tfds's copy of FSDD (prepared; needs TensorFlow).
+    'vqvae_codes': the code maps of the VQ-VAE trained in workdir `path`
+      (stage 2 of VQ-VAE + prior; `num_levels`, if given, must equal its
+      codebook size; see `armodels_jax.vqvae.codes`).
     'tfds:<name>' (e.g. 'tfds:mnist'): a tfds dataset prepared in the
       array_record format; `train_split='train'`, `valid_split=None`,
       `test_split=None`, `data_dir=None`, `num_levels=None`. Never downloads.

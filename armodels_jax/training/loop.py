@@ -283,6 +283,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     ValueError: a bad config value, or a batch size not divisible by the device count.
   """
   cfg = config
+  if cfg.model.name == "vqvae":  # Stage 1 of VQ-VAE + prior: its own state and loss (armodels_jax.vqvae).
+    from armodels_jax.vqvae import train as vqvae_train  # pylint: disable=g-import-not-at-top
+
+    return vqvae_train.train_and_evaluate(cfg, workdir, stop_at_step=stop_at_step)
   config_lib.validate(cfg)
   t = cfg.train
   shd.set_cpu_devices(int(t.cpu_devices))  # before anything starts JAX

@@ -4,9 +4,9 @@ r"""Runs the Colab notebooks at their normal settings and stores them with their
 
 Each notebook in ``colab/`` is executed top to bottom in a fresh Jupyter kernel (nbclient), in
 ``colab/`` as Colab runs it, with whatever it writes (workdirs, WAV files) going to a temporary folder
-(``ARMODELS_NOTEBOOK_OUT``). The executed notebook is written back in place, its outputs included, and
-its first cell gets two lines kept up to date: the "Open in Colab" badge and the machine, date and wall
-time of the run whose outputs are stored. The test suite executes the notebooks again at tiny settings
+(``ARMODELS_NOTEBOOK_OUT``) and progress bars off (``TQDM_DISABLE=1``). The executed notebook is
+written back in place, its outputs included, and its first cell gets two lines kept up to date: the
+"Open in Colab" badge and the machine, date and wall time of the run whose outputs are stored. The test suite executes the notebooks again at tiny settings
 (``ARMODELS_TINY=1``) in memory and never writes them back (tests/test_notebooks.py).
 """
 
@@ -60,6 +60,7 @@ def run(name: str, timeout: int) -> float:
   env_before = dict(os.environ)
   with tempfile.TemporaryDirectory() as out:
     os.environ["ARMODELS_NOTEBOOK_OUT"] = out
+    os.environ["TQDM_DISABLE"] = "1"  # progress bars would be stored as hundreds of lines
     for var in ("ARMODELS_TINY", "MPLBACKEND"):  # the kernel's inline backend stores the figures
       os.environ.pop(var, None)
     try:

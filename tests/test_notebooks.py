@@ -50,6 +50,7 @@ def test_notebook_is_stored_with_outputs_and_starts_with_setup(name):
   assert any("image/png" in o.get("data", {}) for o in outputs), f"{name}.ipynb stores no picture"
   stored = "".join(_text(o) for o in outputs)
   assert "TINY=True" not in stored and "TINY:" not in stored, "stored from a tiny run, not the normal one"
+  assert "step/s" not in stored, "progress bars stored line by line (run_notebooks.py turns them off)"
   head = nb.cells[0]
   assert head.cell_type == "markdown"
   badge = f"https://colab.research.google.com/github/armodels-jax/armodels_jax/blob/main/colab/{name}.ipynb"

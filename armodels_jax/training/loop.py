@@ -503,6 +503,9 @@ def _write_samples(stem: str, xs: np.ndarray, model: Any, ds: data.Dataset) -> N
 
 
 def _progress(initial: int, total: int, enabled: bool):
+  """The training progress bar; off on other processes than the first, and under ``TQDM_DISABLE=1``
+  (as tqdm's own option, which an explicit ``disable=`` would otherwise override)."""
   from tqdm import auto as tqdm  # Imported here so the library imports without it.
-  return tqdm.tqdm(initial=initial, total=total, disable=not enabled, desc="train", unit="step",
+  disabled = not enabled or os.environ.get("TQDM_DISABLE", "") not in ("", "0")
+  return tqdm.tqdm(initial=initial, total=total, disable=disabled, desc="train", unit="step",
                    dynamic_ncols=True)

@@ -19,7 +19,8 @@ import pytest
 from nbclient import NotebookClient
 
 COLAB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "colab")
-NOTEBOOKS = ("quickstart", "dense_models", "pixelcnn_family", "wavenet", "fast_sampling", "applications")
+NOTEBOOKS = ("quickstart", "dense_models", "pixelcnn_family", "wavenet", "fast_sampling", "applications",
+             "new_models")
 
 
 def _read(name: str):

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from armodels_jax import training
@@ -43,8 +44,12 @@ def test_rows_match_their_configs():
 
 def test_tiny_row_trains_evaluates_and_tabulates(tmp_path):
   out = tmp_path / "table"
+  test_npz = tmp_path / "test.npz"
+  from armodels_jax import data  # pylint: disable=g-import-not-at-top
+  test_split = data.load("digits").test[:20]
+  np.savez(test_npz, test=test_split.reshape(20, 64))  # any row-major shape of the event size
   command = [sys.executable, SCRIPT, "--rows", "made_1h_1mask_binarized_mnist", "--tiny", "--root",
-             str(tmp_path / "runs"), "--out", str(out)]
+             str(tmp_path / "runs"), "--out", str(out), "--test-npz", str(test_npz)]
   done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=REPO)
   assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
   result = json.loads((tmp_path / "table.json").read_text())
@@ -52,9 +57,10 @@ def test_tiny_row_trains_evaluates_and_tabulates(tmp_path):
   assert result["tiny"] and row["name"] == "made_1h_1mask_binarized_mnist"
   assert row["step"] == row["steps_trained"] == 2 and row["valid_examples"] == 16
   assert 0 < row["valid_nll_nats"] < 1e4 and row["met"] == (row["valid_nll_nats"] <= 88.40)
+  assert row["test_examples"] == 20 and 0 < row["test_nll_nats"] < 1e4
   table = (tmp_path / "table.md").read_text()
   assert "| `made_1h_1mask_binarized_mnist` | Germain et al. 2015, Table 6" in table
-  assert f"{row['valid_nll_nats']:.2f}" in table
+  assert f"{row['valid_nll_nats']:.2f}" in table and f"{row['test_nll_nats']:.2f}" in table
   # Rebuilding the table reuses the cached evaluation (same step, same options) and trains nothing.
   again = subprocess.run(command + ["--eval-only"], capture_output=True, text=True, timeout=300, cwd=REPO)
   assert again.returncode == 0, again.stderr[-4000:]

@@ -37,24 +37,6 @@ FIRST = 500  # Validation images the shipped-checkpoint test re-evaluates.
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def wall_seconds(workdir: str) -> float | None:
-  """Training wall time estimated from the train records of metrics.jsonl (startup excluded)."""
-  rows = training.read_metrics(workdir, "train")
-  if len(rows) < 2:
-    return None
-  (s0, t0), (s1, t1) = (rows[0]["step"], rows[0]["time"]), (rows[-1]["step"], rows[-1]["time"])
-  return (t1 - t0) * s1 / max(s1 - s0, 1)
-
-
-def best_step(workdir: str) -> int:
-  """The checkpointed step with the lowest validation NLL in metrics.jsonl."""
-  kept = set(checkpointing.list_steps(workdir))
-  rows = [r for r in training.read_metrics(workdir, "valid") if r["step"] in kept]
-  if not rows:
-    raise ValueError(f"no validation record at a kept checkpoint in {workdir}")
-  return min(rows, key=lambda r: r["nll_nats"])["step"]
-
-
 def machine() -> str:
   dev = jax.devices()[0]
   if dev.platform == "cpu":
@@ -93,7 +75,7 @@ def main(argv=None) -> int:
   for item in args.eval_override:
     key, _, value = item.partition("=")
     overrides[key] = ast.literal_eval(value)
-  step = best_step(args.workdir) if args.best else checkpointing.latest_step(os.path.abspath(args.workdir))
+  step = training.best_step(args.workdir) if args.best else checkpointing.latest_step(os.path.abspath(args.workdir))
   model, variables, cfg = training.restore(args.workdir, step)
   if overrides:
     model = model.clone(**overrides)
@@ -107,7 +89,7 @@ def main(argv=None) -> int:
       "steps": step,
       "steps_trained": checkpointing.latest_step(os.path.abspath(args.workdir)),
       "batch_size": int(cfg.train.batch_size),
-      "train_wall_seconds": wall_seconds(args.workdir),
+      "train_wall_seconds": training.train_wall_seconds(args.workdir),
       "machine": machine(),
       "date": datetime.date.today().isoformat(),
       f"{split}_first{FIRST}_nll_nats": first["nll_nats"],

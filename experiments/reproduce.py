@@ -142,31 +142,11 @@ def train(row: Row, workdir: str, *, tiny: bool, device: str | None) -> None:
     raise RuntimeError(f"training {row.name} failed (see its output above); rerun to resume")
 
 
-def best_step(workdir: str) -> int:
-  """The kept checkpoint with the lowest logged validation NLL (the latest when none was logged)."""
-  from armodels_jax import checkpointing, training  # pylint: disable=g-import-not-at-top
-  directory = os.path.join(workdir, checkpointing.CHECKPOINT_DIR)
-  kept = {int(d) for d in os.listdir(directory) if d.isdigit()} if os.path.isdir(directory) else set()
-  if not kept:
-    raise ValueError(f"no checkpoint in {workdir}")
-  rows = [r for r in training.read_metrics(workdir, "valid") if r["step"] in kept]
-  return min(rows, key=lambda r: r["nll_nats"])["step"] if rows else max(kept)
-
-
-def _wall_seconds(workdir: str) -> float | None:
-  from armodels_jax import training  # pylint: disable=g-import-not-at-top
-  rows = training.read_metrics(workdir, "train")
-  if len(rows) < 2:
-    return None
-  (s0, t0), (s1, t1) = (rows[0]["step"], rows[0]["time"]), (rows[-1]["step"], rows[-1]["time"])
-  return (t1 - t0) * s1 / max(s1 - s0, 1)
-
-
 def evaluate(row: Row, workdir: str, *, tiny: bool, test: tuple[str, str] | None,
              batch_size: int) -> dict:
   """Evaluates the best checkpoint of a run on the whole validation split (and the test array)."""
   from armodels_jax import data, training  # pylint: disable=g-import-not-at-top
-  step = best_step(workdir)
+  step = training.best_step(workdir, latest_if_unlogged=True)
   evaluate_options = dict(row.evaluate)
   cache_path = os.path.join(workdir, "reproduce_eval.json")
   key = json.dumps({"step": step, "evaluate": evaluate_options, "test": test, "tiny": tiny}, sort_keys=True)
@@ -194,7 +174,7 @@ def evaluate(row: Row, workdir: str, *, tiny: bool, test: tuple[str, str] | None
     result["test_examples"] = int(len(array))
     result["test_nll_nats"] = training.evaluate(model, variables, array, batch_size=batch_size)["nll_nats"]
   result["eval_seconds"] = time.time() - t0
-  result["train_wall_seconds"] = _wall_seconds(workdir)
+  result["train_wall_seconds"] = training.train_wall_seconds(workdir)
   cache[key] = result
   with open(cache_path, "w") as f:
     json.dump(cache, f, indent=1)

@@ -29,7 +29,9 @@ from armodels_jax.training.loop import read_model_info
 from armodels_jax.training.loop import restore
 from armodels_jax.training.loop import train_and_evaluate
 from armodels_jax.training.metrics import MetricWriter
+from armodels_jax.training.metrics import best_step
 from armodels_jax.training.metrics import read_metrics
+from armodels_jax.training.metrics import train_wall_seconds
 from armodels_jax.training.optim import make_optimizer
 from armodels_jax.training.optim import make_schedule
 from armodels_jax.training.recordings import evaluate_recordings
@@ -61,7 +63,9 @@ __all__ = [
     "make_schedule",
     "make_train_step",
     "MetricWriter",
+    "best_step",
     "read_metrics",
+    "train_wall_seconds",
     "replicated",
     "restore",
     "save_image_grid",

@@ -71,3 +71,38 @@ def read_metrics(workdir: str, split: str | None = None) -> list[dict[str, Any]]
   with open(path) as f:
     records = [json.loads(line) for line in f if line.strip()]
   return [r for r in records if split is None or r.get("split") == split]
+
+
+def train_wall_seconds(workdir: str) -> float | None:
+  """Training wall time estimated from the train records of metrics.jsonl, scaled from the first to
+  the last logged step over all steps (start-up excluded); None with fewer than two records."""
+  rows = read_metrics(workdir, "train")
+  if len(rows) < 2:
+    return None
+  (s0, t0), (s1, t1) = (rows[0]["step"], rows[0]["time"]), (rows[-1]["step"], rows[-1]["time"])
+  return (t1 - t0) * s1 / max(s1 - s0, 1)
+
+
+def best_step(workdir: str, *, latest_if_unlogged: bool = False) -> int:
+  """The kept checkpoint with the lowest validation NLL logged in metrics.jsonl (early stopping after
+  the fact).
+
+  Args:
+    workdir: a training workdir.
+    latest_if_unlogged: return the latest kept checkpoint when no validation record matches one,
+      instead of raising.
+
+  Raises:
+    ValueError: no checkpoint is kept, or (unless `latest_if_unlogged`) none has a validation record.
+  """
+  from armodels_jax import checkpointing  # pylint: disable=g-import-not-at-top
+
+  kept = checkpointing.list_steps(workdir)  # newest first
+  if not kept:
+    raise ValueError(f"no checkpoint in {workdir}")
+  rows = [r for r in read_metrics(workdir, "valid") if r["step"] in set(kept)]
+  if rows:
+    return min(rows, key=lambda r: r["nll_nats"])["step"]
+  if latest_if_unlogged:
+    return kept[0]
+  raise ValueError(f"no validation record at a kept checkpoint in {workdir}")

@@ -20,6 +20,19 @@ SHARED_DATA = os.path.normpath(os.path.join(REPO_ROOT, "..", "shared", "data"))
 BINARIZED_MNIST = os.path.join(SHARED_DATA, "binarized_mnist", "binarized_mnist.npz")
 
 
+def model_config(model_name: str, arg=None, size: str = "paper", overrides=None):
+  """The default config with seed 0, the model and its size, and the model overrides; the tiny variant
+  (``arg='tiny'``) keeps the tiny size as it is, without the overrides."""
+  cfg = training.default_config()
+  cfg.seed = 0
+  cfg.model.name = model_name
+  cfg.model.size = size
+  if arg != "tiny":
+    for key, value in (overrides or {}).items():
+      cfg.model.overrides[key] = value
+  return cfg
+
+
 def dense_binarized_mnist(model_name: str, arg=None, *, size: str = "paper", overrides=None,
                           num_steps: int = 100_000, batch_size: int = 100, learning_rate: float = 1e-3,
                           ema_decay: float = 0.9995, eval_every: int = 5000, eval_max_examples: int = 0,
@@ -37,13 +50,7 @@ def dense_binarized_mnist(model_name: str, arg=None, *, size: str = "paper", ove
     checkpoint_every: checkpoint period; every checkpoint is kept, so the one with the best validation
       NLL can be shipped (early stopping after the fact, as the papers selected by validation).
   """
-  cfg = training.default_config()
-  cfg.seed = 0
-  cfg.model.name = model_name
-  cfg.model.size = size
-  if arg != "tiny":  # The tiny variant keeps the tiny size as it is.
-    for key, value in (overrides or {}).items():
-      cfg.model.overrides[key] = value
+  cfg = model_config(model_name, arg, size, overrides)
   cfg.data.name = "binarized_mnist"
   cfg.data.path = BINARIZED_MNIST
 

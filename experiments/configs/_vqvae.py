@@ -16,13 +16,7 @@ _common = training.load_config_module(__file__, "_common.py")
 def vqvae(data: str, arg=None, *, size: str, overrides: dict, num_steps: int, batch_size: int,
           learning_rate: float, eval_max_examples: int = 0):
   """The locked stage-1 config on ``_common.IMAGE_DATA[data]`` (the tiny variant drops `overrides`)."""
-  cfg = training.default_config()
-  cfg.seed = 0
-  cfg.model.name = "vqvae"
-  cfg.model.size = size
-  if arg != "tiny":
-    for key, value in overrides.items():
-      cfg.model.overrides[key] = value
+  cfg = _common.model_config("vqvae", arg, size, overrides)
   for field, value in _common.IMAGE_DATA[data].items():
     cfg.data[field] = value
   t = cfg.train
@@ -45,13 +39,7 @@ def vqvae(data: str, arg=None, *, size: str, overrides: dict, num_steps: int, ba
 def prior(model_name: str, arg=None, *, vqvae_workdir: str, size: str, num_steps: int,
           batch_size: int, overrides=None):
   """The locked stage-2 config: `model_name` over the codes of the VQ-VAE in `vqvae_workdir`."""
-  cfg = training.default_config()
-  cfg.seed = 0
-  cfg.model.name = model_name
-  cfg.model.size = size
-  if arg != "tiny":
-    for key, value in (overrides or {}).items():
-      cfg.model.overrides[key] = value
+  cfg = _common.model_config(model_name, arg, size, overrides)
   cfg.data.name = "vqvae_codes"
   cfg.data.path = vqvae_workdir
   t = cfg.train

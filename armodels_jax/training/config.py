@@ -45,6 +45,10 @@ Schema (defaults in brackets)::
   train.weight_decay      [0.0]    decoupled weight decay (adamw only)
   train.grad_clip_norm    [0.0]    clip by global norm when > 0
   train.ema_decay         [0.0]    Polyak averaging of the parameters when > 0 (used for eval and samples)
+  train.perturb_rate      [0.0]    background model of a likelihood ratio (Ren et al. 2019): each training
+                                   dimension is replaced, with this probability, by a uniform level, drawn
+                                   afresh every step from (seed, step); evaluation data stay as they are
+                                   (discrete data only; pair it with weight decay, ``arm.anomaly_scores``)
   train.log_every         [50]     steps between training-metric logs
   train.eval_every        [500]    steps between evaluations on the validation split (0: only at the end)
   train.eval_batch_size   [256]
@@ -125,6 +129,7 @@ def default_config() -> ml_collections.ConfigDict:
   t.weight_decay = 0.0
   t.grad_clip_norm = 0.0
   t.ema_decay = 0.0
+  t.perturb_rate = 0.0
   t.log_every = 50
   t.eval_every = 500
   t.eval_batch_size = 256
@@ -196,6 +201,8 @@ def validate(cfg: ml_collections.ConfigDict) -> None:
       raise ValueError(f"train.{field} must be >= 0, got {t[field]!r}")
   if not 0.0 <= float(t.ema_decay) < 1.0:
     raise ValueError(f"train.ema_decay must be in [0, 1), got {t.ema_decay!r}")
+  if not 0.0 <= float(t.perturb_rate) <= 1.0:
+    raise ValueError(f"train.perturb_rate must be in [0, 1], got {t.perturb_rate!r}")
 
 
 def data_options(cfg: ml_collections.ConfigDict) -> dict[str, Any]:

@@ -358,6 +358,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
     saved_step = step if start is not None else None
 
     train_step = steps.make_train_step(model, tx, schedule, t.ema_decay, mesh, tbptt=bool(carry_batch))
+    perturb = _make_perturb(float(t.perturb_rate), ds.num_levels, cfg.seed) if t.perturb_rate else None
     eval_params = lambda s: s.ema_params if t.ema_decay > 0 else s.params  # noqa: E731
     sample_key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), _SAMPLE_STREAM)
     sample_cond = _sample_cond(
@@ -408,6 +409,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
         indices = data.batch_indices(train_x.shape[0], t.batch_size, cfg.seed, step)  # [B]
       x, labels, features = data.global_batch((train_x, train_labels, train_features), indices,
                                               batch_sharding)
+      if perturb is not None:
+        x = perturb(x, np.int32(step))
       cond = data.make_cond(labels, features)
       if carry_batch:
         state, step_metrics = train_step(state, x, cond, np.bool_(position == 0))
@@ -466,6 +469,33 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
                    f"{eval_split}_bits_per_dim": last_eval["bits_per_dim"],
                    f"{eval_split}_n": last_eval["n"]})
   return result
+
+
+def _make_perturb(rate: float, num_levels: Any, seed: int):
+  """``perturb(x, step)``: Ren et al. 2019's input perturbation of a training batch (section 4: each
+  dimension replaced, with probability `rate`, by a level drawn uniformly, as ``anomaly.perturb`` does
+  on the host), jitted on the sharded batch, its randomness a function of ``(seed, step)`` alone so that
+  a resumed run perturbs every batch as the uninterrupted run did.
+
+  Raises:
+    ValueError: the data are real-valued (no levels to draw from).
+  """
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
+  if not num_levels:
+    raise ValueError(f"train.perturb_rate={rate} replaces values by uniform levels: expected discrete "
+                     f"data, got real-valued data (num_levels={num_levels!r})")
+  # A stream of its own, apart from the parameters' and the steps' (both drawn from `seed` directly).
+  key = jax.random.fold_in(jax.random.key(seed), 0x7E27)
+
+  @jax.jit
+  def perturb(x, step):
+    flip_key, level_key = jax.random.split(jax.random.fold_in(key, step))
+    flip = jax.random.bernoulli(flip_key, rate, x.shape)
+    noise = jax.random.randint(level_key, x.shape, 0, int(num_levels)).astype(x.dtype)
+    return jnp.where(flip, noise, x)
+
+  return perturb
 
 
 def _sample_cond(num_samples: int, labels, features):

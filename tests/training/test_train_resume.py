@@ -25,6 +25,7 @@ def _config():
   t.learning_rate = 1e-2
   t.grad_clip_norm = 1.0
   t.ema_decay = 0.9
+  t.perturb_rate = 0.25  # The batches' perturbation depends on the step: resume must redraw it alike.
   t.log_every = 1
   t.eval_every = 0
   t.eval_batch_size = 16

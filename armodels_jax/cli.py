@@ -113,12 +113,7 @@ def eval_workdir(workdir: str, *, npz: str | None = None, key: str | None = None
     {'nll_nats': float, 'bits_per_dim': float, 'n': int, 'source': str}.
   """
   if npz is not None:
-    if not os.path.isfile(npz):
-      raise CLIError(f"npz file not found: {npz!r}")
-    if key is None:
-      key = _only_key(npz)
-  if not os.path.isdir(workdir):
-    raise CLIError(f"workdir not found: {workdir!r}")
+    key = _npz_key(npz, key)
   from armodels_jax import data, training  # pylint: disable=g-import-not-at-top
 
   model, variables, cfg = _restore(workdir)
@@ -343,10 +338,7 @@ def score_workdir(workdir: str, *, npz: str, key: str | None = None, method: str
     raise CLIError("--method likelihood_ratio needs --reference WORKDIR (the background model)"
                    if reference is None else
                    f"--reference applies to --method likelihood_ratio only, got --method {method}")
-  if not os.path.isfile(npz):
-    raise CLIError(f"npz file not found: {npz!r}")
-  if key is None:
-    key = _only_key(npz)
+  key = _npz_key(npz, key)
   model, variables, _ = _restore(workdir)
   if getattr(model, "conditional", False):
     raise CLIError("score takes unconditional models; call arm.anomaly_scores(..., cond=...) for "
@@ -424,10 +416,8 @@ def compress_workdir(workdir: str, out: str, *, npz: str | None = None, key: str
   out_dir = os.path.dirname(os.path.abspath(out))
   if not os.path.isdir(out_dir):
     raise CLIError(f"output directory not found: {out_dir!r}")
-  if npz is not None and key is None:
-    key = _only_key(npz)
-  if not os.path.isdir(workdir):
-    raise CLIError(f"workdir not found: {workdir!r}")
+  if npz is not None:
+    key = _npz_key(npz, key)
   import armodels_jax as arm  # pylint: disable=g-import-not-at-top
   from armodels_jax import data  # pylint: disable=g-import-not-at-top
 
@@ -523,9 +513,7 @@ def _vqvae_images(vq_cfg, model, npz: str | None, key: str | None, split: str):
   from armodels_jax import data  # pylint: disable=g-import-not-at-top
 
   if npz is not None:
-    if not os.path.isfile(npz):
-      raise CLIError(f"npz file not found: {npz!r}")
-    key = key if key is not None else _only_key(npz)
+    key = _npz_key(npz, key)
     return data.load_array(npz, key, model.event_shape, model.num_levels), f"{npz}[{key}]"
   ds = _load_configured_dataset(vq_cfg)
   array = getattr(ds, split)
@@ -596,6 +584,13 @@ def _cmd_sample_vqvae(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------------
 # Helpers.
 # --------------------------------------------------------------------------------------------------
+
+
+def _npz_key(npz: str, key: str | None) -> str:
+  """`key`, or the only array's key of `npz` when None; a missing file is a CLIError."""
+  if not os.path.isfile(npz):
+    raise CLIError(f"npz file not found: {npz!r}")
+  return _only_key(npz) if key is None else key
 
 
 def _only_key(path: str) -> str:

@@ -119,13 +119,15 @@ def shakespeare(args):
                               ("bzip2 -9", len(bz2.compress(raw, 9))),
                               ("xz -9e", len(lzma.compress(raw, preset=9 | lzma.PRESET_EXTREME)))]]
   if args.char_rnn_workdir:
-    from armodels_jax import cli, data  # pylint: disable=g-import-not-at-top
+    from armodels_jax import data, inference, training  # pylint: disable=g-import-not-at-top
 
-    model, variables, _ = cli._restore(args.char_rnn_workdir)  # pylint: disable=protected-access
-    ids = np.asarray(data.text.encode(valid, cli.read_info(args.char_rnn_workdir)["vocab"]),
-                     np.int32)[None]
+    # The kept checkpoint with the lowest logged validation NLL (the newest when none is logged).
+    step = training.best_step(args.char_rnn_workdir, latest_if_unlogged=True)
+    model, variables, step = inference.load(args.char_rnn_workdir, step)
+    vocab = inference.read_model_info(args.char_rnn_workdir)["info"]["vocab"]
+    ids = np.asarray(data.text.encode(valid, vocab), np.int32)[None]  # [1, T]: one stream
     model = model.clone(event_shape=(ids.shape[1],))
-    rows.append(model_row("tiny Shakespeare last 10%", "char-RNN (arm.compress, one stream)",
+    rows.append(model_row("tiny Shakespeare last 10%", f"char-RNN step {step} (arm.compress, one stream)",
                           model, variables, ids, batch_size=1))
   return rows
 

@@ -597,7 +597,10 @@ def _only_key(path: str) -> str:
   """The key of the only array in an .npz file (CLIError when there are several or none)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
 
-  loaded = np.load(path, allow_pickle=False)
+  try:
+    loaded = np.load(path, allow_pickle=False)
+  except (ValueError, OSError) as e:  # not a NumPy file at all (numpy's message speaks of pickles)
+    raise CLIError(f"{path}: expected an .npz archive of arrays, got a file NumPy cannot read") from e
   if not isinstance(loaded, np.lib.npyio.NpzFile):
     raise CLIError(f"{path}: expected an .npz archive, got a single array")
   with loaded:

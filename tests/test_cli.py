@@ -218,6 +218,9 @@ def test_error_bad_npz(workdir, tmp_path, capsys):
   garbage = tmp_path / "garbage.npz"
   garbage.write_bytes(b"not an npz file")
   _assert_user_error(*_run(capsys, "eval", "--workdir", workdir, "--npz", garbage, "--key", "x"))
+  # Without --key the file is opened to find its only array: a non-NumPy file is named as such.
+  _assert_user_error(*_run(capsys, "eval", "--workdir", workdir, "--npz", garbage),
+                     "expected an .npz archive")
 
 
 def test_error_bad_train_config(tmp_path, capsys):

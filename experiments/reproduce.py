@@ -226,6 +226,19 @@ def markdown(results: list[dict]) -> str:
   return "\n".join(lines) + "\n"
 
 
+def _previous_rows(path: str, tiny: bool, now: set[str]) -> list[dict]:
+  """The rows of an earlier table at `path` (of the same kind, tiny or not) that this run did not
+  produce, so that running some rows updates the table instead of replacing it."""
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    previous = json.load(f)
+  if bool(previous.get("tiny")) != bool(tiny):
+    return []
+  names = {row.name for row in ROWS}
+  return [r for r in previous.get("rows", []) if r.get("name") in names and r["name"] not in now]
+
+
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--rows", default="all", help="dense, images, all, or row names separated by commas")
@@ -282,7 +295,14 @@ def main(argv=None) -> int:
   os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
   flags = "".join(f" --{f.replace('_', '-')}" for f in ("tiny", "eval_only", "shipped") if getattr(args, f))
   header = (f"Generated {datetime.date.today().isoformat()} by `python experiments/reproduce.py --rows "
-            f"{args.rows}{flags}`.\n\n")
+            f"{args.rows}{flags}`")
+  kept = _previous_rows(args.out + ".json", args.tiny, {r["name"] for r in results})
+  if kept:
+    header += f"; the rows not run then ({len(kept)}) as the table had them before, each naming its source"
+  results = kept + results
+  order = {row.name: i for i, row in enumerate(ROWS)}
+  results.sort(key=lambda r: order[r["name"]])
+  header += ".\n\n"
   with open(args.out + ".md", "w") as f:
     f.write(header + markdown(results))
   with open(args.out + ".json", "w") as f:

@@ -25,7 +25,7 @@ BMNIST = os.path.join(REPO, "..", "shared", "data", "binarized_mnist", "binarize
 MAX_BYTES = 20 * 1024 * 1024
 # The binarized-MNIST rows of the dense-family and image-model tables (issues: ship the best run of each).
 EXPECTED = {"fvsbn_binarized_mnist", "nade_binarized_mnist", "made_1h_1mask_binarized_mnist",
-            "made_1h_32masks_binarized_mnist",
+            "made_1h_32masks_binarized_mnist", "made_2h_1mask_binarized_mnist",
             "made_2h_32masks_binarized_mnist", "eonade_2h_binarized_mnist", "nade_k_binarized_mnist",
             "pixelcnn_binarized_mnist", "gated_pixelcnn_binarized_mnist", "pixelcnn_pp_binarized_mnist",
             "pixelsnail_binarized_mnist", "row_lstm_binarized_mnist", "diagonal_bilstm_binarized_mnist"}

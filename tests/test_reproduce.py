@@ -89,3 +89,13 @@ def test_shipped_rows_come_from_their_manifests(tmp_path):
     assert row["source"].startswith(f"pretrained/{row['name']} (")
     assert row["met"] == (info["valid_nll_nats"] <= row["target"])
   assert "--eval-only --shipped" in (tmp_path / "table.md").read_text()
+  # Another row into the same table: it is added, in the rows' order, and the earlier two are kept.
+  done = subprocess.run([sys.executable, SCRIPT, "--rows", "fvsbn_binarized_mnist", "--eval-only", "--shipped",
+                         "--root", str(tmp_path / "none"), "--out", str(out)],
+                        capture_output=True, text=True, timeout=120, cwd=REPO)
+  assert done.returncode == 0, done.stderr[-4000:]
+  updated = json.loads((tmp_path / "table.json").read_text())["rows"]
+  assert [r["name"] for r in updated] == ["fvsbn_binarized_mnist"] + [r["name"] for r in rows]
+  assert updated[1:] == rows
+  table = (tmp_path / "table.md").read_text()
+  assert table.count("| `") == 3 and "the rows not run then (2) as the table had them before" in table

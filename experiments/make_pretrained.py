@@ -82,7 +82,12 @@ def main(argv=None) -> int:
   ds = data.load(cfg.data.name, **training.data_options(cfg))
   valid = ds.valid if ds.valid is not None else ds.test
   split = "valid" if ds.valid is not None else "test"
-  first = training.evaluate(model, variables, valid[:FIRST], batch_size=args.batch_size)
+  # A stateful model (char-RNN) reads the split as one stream with its state carried, as `armodels eval
+  # --batch-size 1` does: the text's likelihood, not that of windows cut from it.
+  stream = bool(getattr(model, "stateful", False))
+  evaluate = lambda x: training.evaluate(model, variables, x, batch_size=1 if stream else args.batch_size,  # noqa: E731
+                                         stream=stream)
+  first = evaluate(valid[:FIRST])
   info = {
       "config": os.path.relpath(os.path.abspath(args.config), REPO),
       "data": f"{cfg.data.name} ({split} split)",
@@ -94,11 +99,13 @@ def main(argv=None) -> int:
       "date": datetime.date.today().isoformat(),
       f"{split}_first{FIRST}_nll_nats": first["nll_nats"],
   }
+  if stream:
+    info["evaluation"] = "one stream, the model's state carried from window to window"
   module = training.load_config_module(args.config, os.path.basename(args.config))
   if hasattr(module, "PUBLISHED_TEST_NLL"):
     info["published_test_nll_nats"] = module.PUBLISHED_TEST_NLL
   if args.full_valid:
-    full = training.evaluate(model, variables, valid, batch_size=args.batch_size)
+    full = evaluate(valid)
     info[f"{split}_nll_nats"], info[f"{split}_n"] = full["nll_nats"], full["n"]
   result = pretrained.export(args.workdir, out, step=step, model_overrides=overrides, **info)
   size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out) for f in fs)

@@ -1,8 +1,9 @@
 """Shipped checkpoints (``pretrained/``) and the export that writes them.
 
 The files, manifests and loading are checked everywhere; the validation NLL that a manifest states is
-re-measured on the first 500 binarized-MNIST validation images when the project's shared data folder is
-present (``../shared/data``), and skipped otherwise (a user's clone has no such folder).
+re-measured on the first 500 validation examples (binarized-MNIST images, or the char-RNN's windows of
+tiny Shakespeare) when the project's shared data folder is present (``../shared/data``), and skipped
+otherwise (a user's clone has no such folder).
 """
 
 import os
@@ -22,6 +23,8 @@ SHIPPED = sorted(n for n in os.listdir(SHIPPED_DIR)
                  if os.path.isfile(os.path.join(SHIPPED_DIR, n, pretrained.MANIFEST_FILE))
                  ) if os.path.isdir(SHIPPED_DIR) else []
 BMNIST = os.path.join(REPO, "..", "shared", "data", "binarized_mnist", "binarized_mnist.npz")
+SHAKESPEARE = os.path.join(REPO, "..", "shared", "data", "tiny_shakespeare", "input.txt")
+TEXT = {"char_rnn_shakespeare"}  # shipped text models; every other shipped checkpoint is binarized MNIST
 MAX_BYTES = 20 * 1024 * 1024
 # The binarized-MNIST rows of the dense-family and image-model tables (issues: ship the best run of each).
 EXPECTED = {"fvsbn_binarized_mnist", "nade_binarized_mnist", "made_1h_1mask_binarized_mnist",
@@ -51,13 +54,18 @@ def test_shipped_checkpoint_loads_and_matches_manifest(name):
     assert key in info, key
   assert os.path.isfile(os.path.join(REPO, info["config"]))
   model, variables = arm.pretrained.load(name)  # verifies every sha256 first
-  assert model.event_shape == (28, 28, 1) and model.num_levels == 2
+  if name in TEXT:
+    vocab = training.read_model_info(path)["info"]["vocab"]
+    assert len(model.event_shape) == 1 and model.num_levels == len(vocab) and info["data"].startswith("text")
+  else:
+    assert model.event_shape == (28, 28, 1) and model.num_levels == 2
+    assert info["data"].startswith("binarized_mnist")
   leaves = jax.tree.leaves(variables["params"])
   assert leaves and all(bool(np.isfinite(np.asarray(l)).all()) for l in leaves)
 
 
 @pytest.mark.skipif(not os.path.exists(BMNIST), reason="needs ../shared/data/binarized_mnist")
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", [n for n in SHIPPED if n not in TEXT])
 def test_shipped_checkpoint_valid_nll_is_as_stated(name):
   model, variables = arm.pretrained.load(name, check=False)
   valid = np.load(BMNIST)["valid"][:500].reshape((500,) + model.event_shape).astype(np.int32)
@@ -96,3 +104,16 @@ def test_export_round_trip_and_tamper_check(tmp_path, monkeypatch):
     f.write(" ")
   with pytest.raises(ValueError, match=r"changed \['config.json'\]"):
     pretrained.load("made_tiny")
+
+
+@pytest.mark.skipif(not os.path.exists(SHAKESPEARE), reason="needs ../shared/data/tiny_shakespeare")
+@pytest.mark.parametrize("name", sorted(TEXT & set(SHIPPED)))
+def test_shipped_text_model_valid_nll_is_as_stated(name):
+  """The first 500 validation windows read as one stream, as make_pretrained.py measured them."""
+  from armodels_jax import data  # pylint: disable=g-import-not-at-top
+
+  model, variables = arm.pretrained.load(name, check=False)
+  ds = data.load("text", path=SHAKESPEARE, seq_len=model.event_shape[0])
+  assert ds.info["vocab"] == training.read_model_info(os.path.join(SHIPPED_DIR, name))["info"]["vocab"]
+  nll = training.evaluate(model, variables, ds.valid[:500], batch_size=1, stream=True)["nll_nats"]
+  assert abs(nll - pretrained.manifest(name)["valid_first500_nll_nats"]) < 0.5

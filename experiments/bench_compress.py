@@ -3,6 +3,7 @@
     python experiments/bench_compress.py                       # the full runs (hours on a 2-core CPU)
     python experiments/bench_compress.py --mnist-count 1000    # the first 1,000 validation images
     python experiments/bench_compress.py --char-rnn-workdir runs/char_rnn_shakespeare
+    python experiments/bench_compress.py --sets fsdd --wavenet-workdir runs/wavenet_fsdd_16bit
 
 Data sets (``--data DIR``, default ``../shared/data``):
 
@@ -14,7 +15,14 @@ Data sets (``--data DIR``, default ``../shared/data``):
   of ``--char-rnn-workdir`` (when given; a training workdir), against gzip, bzip2 and xz of the UTF-8
   bytes (the Python modules, highest levels).
 * FSDD test recordings: FLAC (soundfile) of the original 16-bit audio, one file per recording; a
-  WaveNet row when ``--wavenet-workdir`` names a trained checkpoint (16-bit logistic mixture).
+  WaveNet row when ``--wavenet-workdir`` names a trained checkpoint (16-bit logistic mixture):
+  all 300 recordings in ONE file, every sample of each recording (``arm.compress`` with
+  ``lengths``: the recordings sorted by length and coded ``--wavenet-batch`` at a time, each to its
+  own end), conditioned as the model was trained (the speaker label and the digit track of the
+  workdir's data options; the digit track's last frame repeated over the samples after the last
+  whole frame). 65,536 levels are coded in two stages (high byte, then low byte:
+  ``compression.SCHEME_BLOCKS``). The NLL is over the same samples (full forward passes, the
+  padding masked out).
 
 Each model row has the model's NLL (``arm.log_prob``, full forward pass) in bytes beside the file
 size, so the overhead of the coder is read off directly, and encode/decode speeds in symbols per
@@ -136,7 +144,7 @@ def fsdd(args):
   import soundfile  # pylint: disable=g-import-not-at-top
 
   f = np.load(os.path.join(args.data, "fsdd", "fsdd.npz"))
-  test = np.flatnonzero(f["is_test"])
+  test = np.flatnonzero(f["is_test"])[:args.fsdd_count]
   total, samples = 0, 0
   for i in test:
     wave = f["audio"][f["offsets"][i]:f["offsets"][i + 1]]
@@ -147,8 +155,112 @@ def fsdd(args):
   rows = [_row(dataset=f"FSDD test ({len(test)} recordings, 16-bit)", method="FLAC (soundfile)",
                symbols=samples, bytes=total, bits_per_dim=round(8 * total / samples, 5))]
   if args.wavenet_workdir:
-    raise SystemExit("--wavenet-workdir: the per-recording WaveNet row is not written yet")
+    rows.append(wavenet_row(args, f"FSDD test ({len(test)} recordings, 16-bit)", samples))
   return rows
+
+
+def fsdd_test_recordings(workdir: str, path: str, step=None, count=None):
+  """The FSDD test recordings whole (every sample) as a WaveNet of ``workdir`` reads them.
+
+  Returns:
+    ``(model, variables, x [R, T] int32 padded, lengths [R], cond)``: T is the longest recording
+    rounded up to the model's hop, the model cloned to that length; cond holds the run's labels
+    and local track (the last whole frame's features repeated over a recording's tail).
+  """
+  from armodels_jax import training  # pylint: disable=g-import-not-at-top
+  from armodels_jax.data import audio  # pylint: disable=g-import-not-at-top
+  from armodels_jax.data.dataset import make_cond  # pylint: disable=g-import-not-at-top
+
+  model, variables, _ = training.restore(workdir, step)
+  info = training.read_model_info(workdir)["info"]
+  if info.get("kind") != "audio" or info.get("quantization") != "pcm16":
+    raise SystemExit(f"{workdir}: expected a 16-bit (pcm16) audio run, got {info}")
+  if info.get("features") not in (None, "digit"):
+    raise SystemExit(f"{workdir}: features {info.get('features')!r}: only the digit track (or "
+                     "none) can be extended over a recording's tail")
+  hop = int(info["hop"])
+  kw = dict(path=path, split="test", hop=hop, labels=info.get("labels"),
+            quantization="pcm16", levels=int(info["levels"]), speakers=info.get("speakers_kept"),
+            max_recordings=count)
+  whole = audio.load_fsdd_recordings(features=None, **kw)
+  lengths = np.array([len(r) for r in whole.levels])
+  padded = int(-(-lengths.max() // hop) * hop)
+  x = np.full((len(lengths), padded), 32768, np.int32)  # silence after each recording (not coded)
+  for i, r in enumerate(whole.levels):
+    x[i, :len(r)] = r
+  feats = None
+  if info.get("features"):
+    framed = audio.load_fsdd_recordings(features=info["features"], **kw)
+    if len(framed.features) != len(lengths):
+      raise SystemExit("the framed and whole test recordings differ in number")
+    feats = np.stack([np.concatenate([f, np.repeat(f[-1:], padded // hop - len(f), 0)])
+                      for f in framed.features]).astype(np.float32)
+  cond = make_cond(whole.labels, feats)
+  return model.clone(event_shape=(padded,)), variables, x, lengths, cond
+
+
+def _masked_nll_bytes(model, variables, x, lengths, cond, batch: int) -> float:
+  """``-log2 p`` in bytes of the first ``lengths[i]`` samples of each row (full forward passes,
+  rows sorted by length, each batch cut to its longest row rounded up to 2048 and the hop)."""
+  hop = int(getattr(model, "local_hop", 0) or 1)
+  step = 2048 * hop // math.gcd(2048, hop)
+  order = np.argsort(lengths, kind="stable")
+  total = 0.0
+  for s in range(0, len(order), batch):
+    idx = order[s:s + batch]
+    t = min(int(-(-lengths[idx].max() // step) * step), x.shape[1])
+    sized = model.clone(event_shape=(t,))
+    c = None if cond is None else jax.tree.map(
+        lambda a, idx=idx, t=t: a[idx] if a.ndim < 3 else a[idx, :t // hop], cond)
+    per_dim = np.asarray(arm.log_prob(sized, variables, x[idx, :t], c, reduce=False), np.float64)
+    valid = np.arange(t)[None, :] < lengths[idx, None]
+    total -= float(per_dim[valid].sum())
+  if not math.isfinite(total):
+    raise SystemExit(f"non-finite NLL {total}")
+  return total / math.log(2) / 8
+
+
+def wavenet_row(args, dataset: str, flac_samples: int):
+  """Compresses the FSDD test recordings into one file with the WaveNet of ``--wavenet-workdir``,
+  checks the round trip and times both directions."""
+  from armodels_jax import compression  # pylint: disable=g-import-not-at-top
+
+  model, variables, x, lengths, cond = fsdd_test_recordings(
+      args.wavenet_workdir, os.path.join(args.data, "fsdd", "fsdd.npz"), args.wavenet_step,
+      args.fsdd_count)
+  symbols = int(lengths.sum())
+  if symbols != flac_samples:
+    raise SystemExit(f"the WaveNet row holds {symbols} samples, the FLAC row {flac_samples}")
+  batch = args.wavenet_batch
+  # Compiles the step, both stages and the plan for this batch (8 samples per recording).
+  warm = np.minimum(lengths, 8)
+  compression.decompress(model, variables, compression.compress(
+      model, variables, x, cond, batch_size=batch, lengths=warm), cond)
+  start = time.perf_counter()
+  data = compression.compress(model, variables, x, cond, batch_size=batch, lengths=lengths)
+  enc = time.perf_counter() - start
+  start = time.perf_counter()
+  y = compression.decompress(model, variables, data, cond)
+  dec = time.perf_counter() - start
+  valid = np.arange(x.shape[1])[None, :] < lengths[:, None]
+  if not np.array_equal(y, np.where(valid, x, 0)):
+    raise SystemExit("WaveNet: the round trip is not exact")
+  nll = _masked_nll_bytes(model, variables, x, lengths, cond, args.wavenet_nll_batch)
+  head = compression.read_header(data)
+  step = args.wavenet_step
+  ckpts = os.path.join(args.wavenet_workdir, "checkpoints")
+  if step is None and os.path.isdir(ckpts):  # restore's default: the newest
+    steps = [int(d) for d in os.listdir(ckpts) if d.isdigit()]
+    step = max(steps) if steps else None
+  return _row(dataset=dataset, method="WaveNet 16-bit (arm.compress, one file)",
+              workdir=args.wavenet_workdir, checkpoint_step=step, n=len(lengths),
+              symbols=symbols, bytes=len(data), header_bytes=len(data) - len(head["payload"]),
+              nll_bytes=round(nll, 1), overhead=round(len(data) / nll - 1, 5),
+              within_target=bool(len(data) <= 1.01 * nll + 32),
+              nll_bits_per_dim=round(8 * nll / symbols, 5),
+              bits_per_dim=round(8 * len(data) / symbols, 5), batch_size=batch,
+              encode_symbols_per_s=round(symbols / enc), decode_symbols_per_s=round(symbols / dec),
+              encode_seconds=round(enc, 1), decode_seconds=round(dec, 1))
 
 
 def main():
@@ -160,6 +272,11 @@ def main():
   p.add_argument("--batch-size", type=int, default=500)
   p.add_argument("--char-rnn-workdir", default=None)
   p.add_argument("--wavenet-workdir", default=None)
+  p.add_argument("--wavenet-batch", type=int, default=300,
+                 help="recordings coded together (sorted by length)")
+  p.add_argument("--wavenet-nll-batch", type=int, default=25)
+  p.add_argument("--wavenet-step", type=int, default=None, help="checkpoint (default: the newest)")
+  p.add_argument("--fsdd-count", type=int, default=None, help="the first k test recordings only")
   p.add_argument("--out", default=None, help="write all rows as JSON here")
   args = p.parse_args()
   rows = []

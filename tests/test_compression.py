@@ -107,8 +107,9 @@ def test_header_describes_the_file(coded):
   head = compression.read_header(data)
   assert head["model"] == "pixelcnn" and head["event_shape"] == model.event_shape
   assert head["count"] == len(x) and head["version"] == compression.FORMAT_VERSION
-  # 3 magic + 1 version + 1 + 8 name + 8 fingerprint + 4 cond CRC + 6 varints + 8 CRCs.
-  assert len(data) - len(head["payload"]) == 39 and head["chunk"] == 3
+  assert head["scheme"] == compression.SCHEME_DENSE and head["lengths"] is None
+  # 3 magic + 1 version + 1 scheme + 1 + 8 name + 8 fingerprint + 4 cond CRC + 7 varints + 8 CRCs.
+  assert len(data) - len(head["payload"]) == 41 and head["chunk"] == 3
 
 
 @pytest.mark.parametrize("where", ["payload", "count", "magic", "truncated"])
@@ -118,7 +119,7 @@ def test_damaged_file_is_rejected(coded, where):
   if where == "payload":
     damaged[-3] ^= 0x10
   elif where == "count":
-    damaged[len("ARM") + 2 + len("pixelcnn") + 12 + 1] ^= 0x07  # count 5 -> 2: fails the data CRC
+    damaged[len("ARM") + 3 + len("pixelcnn") + 12 + 1] ^= 0x07  # count 5 -> 2: fails the data CRC
   elif where == "magic":
     damaged[0] ^= 0xFF
   else:

@@ -73,19 +73,43 @@ def log_bin_mass(x: jnp.ndarray, mean: jnp.ndarray, log_scale: jnp.ndarray,
     ``log(sigmoid(a) - sigmoid(b))`` with ``a, b = (v +- h - mean) / scale``,
     the tails for the edge bins; finite for finite inputs.
   """
+  return log_range_mass(x, 1, mean, log_scale, num_levels)
+
+
+def log_range_mass(first: jnp.ndarray, width: int, mean: jnp.ndarray, log_scale: jnp.ndarray,
+                   num_levels: int) -> jnp.ndarray:
+  """Log-mass of the ``width`` consecutive levels ``first .. first + width - 1`` (elementwise).
+
+  The mass of a run of bins is the logistic CDF at the run's upper edge minus the CDF at its
+  lower edge (the tails for a run holding level 0 or level L - 1): one pair of sigmoids however
+  many levels it covers. ``width=1`` is :func:`log_bin_mass`.
+
+  Args:
+    first: the run's first level (any numeric dtype; levels past L - 1 are in the upper tail).
+    width: a static int >= 1, the run's length.
+    mean: logistic mean on the ``[-1, 1]`` scale.
+    log_scale: log of the logistic scale (clipped below at -7 here).
+    num_levels: L.
+
+  Returns:
+    ``log(sigmoid(a) - sigmoid(b))`` with ``a = (v_last + h - mean) / scale``,
+    ``b = (v_first - h - mean) / scale``; 0 when the run covers every level.
+  """
   half = 1.0 / (num_levels - 1)
-  x = x.astype(mean.dtype)
-  v = x * (2.0 * half) - 1.0
+  first = first.astype(mean.dtype)
+  last = first + (width - 1)
   s = jnp.maximum(log_scale, MIN_LOG_SCALE)
   inv_s = jnp.exp(-s)
-  a = (v + half - mean) * inv_s  # upper edge
-  b = (v - half - mean) * inv_s  # lower edge
-  upper = jax.nn.log_sigmoid(a)   # log P(X <= v + h): the bin of x = 0
-  lower = jax.nn.log_sigmoid(-b)  # log P(X >= v - h): the bin of x = L - 1
-  # Bin width in units of the scale, computed directly (a - b would cancel).
-  log_d = np.log(2.0 * half) - s
+  a = (last * (2.0 * half) - 1.0 + half - mean) * inv_s  # upper edge
+  b = (first * (2.0 * half) - 1.0 - half - mean) * inv_s  # lower edge
+  upper = jax.nn.log_sigmoid(a)   # log P(X <= v_last + h): a run holding level 0
+  lower = jax.nn.log_sigmoid(-b)  # log P(X >= v_first - h): a run holding level L - 1
+  # Run width in units of the scale, computed directly (a - b would cancel).
+  log_d = np.log(2.0 * half * width) - s
   middle = upper + lower + _log1mexp_neg(jnp.exp(log_d), log_d)
-  return jnp.where(x <= 0, upper, jnp.where(x >= num_levels - 1, lower, middle))
+  in_upper_tail = last >= num_levels - 1
+  return jnp.where(first <= 0, jnp.where(in_upper_tail, 0.0, upper),
+                   jnp.where(in_upper_tail, lower, middle))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,16 +260,59 @@ class DiscretizedLogisticMixture:
     return (jax.nn.logsumexp(log_w + lp, axis=-1)
             - jax.nn.logsumexp(log_w, axis=-1))
 
-  def log_probs(self, raw: jnp.ndarray) -> jnp.ndarray:
-    """``raw [..., P]`` -> ``[..., L]`` normalised conditional log-probabilities."""
+  def _mix(self, raw: jnp.ndarray, first: jnp.ndarray, width: int) -> jnp.ndarray:
+    """``log sum_k w_k P_k(levels first .. first + width - 1)`` for ``first [..., M]`` ->
+    ``[..., M]``, the weights ``w`` normalised."""
     log_w, mean_c, s_c = self._parts(raw)
-    lead = mean_c.shape[:-1]
-    shape = (*lead, self.num_components, self.num_levels)
-    levels = jnp.broadcast_to(jnp.arange(self.num_levels), shape)
-    lp = log_bin_mass(levels, jnp.broadcast_to(mean_c[..., None], shape),
-                      jnp.broadcast_to(s_c[..., None], shape), self.num_levels)  # [..., K, L]
+    shape = (*mean_c.shape, first.shape[-1])  # [..., K, M]
+    lp = log_range_mass(jnp.broadcast_to(first[..., None, :], shape), width,
+                        jnp.broadcast_to(mean_c[..., None], shape),
+                        jnp.broadcast_to(s_c[..., None], shape), self.num_levels)
     log_w = log_w - jax.nn.logsumexp(log_w, axis=-1, keepdims=True)
     return jax.nn.logsumexp(lp + log_w[..., None], axis=-2)
+
+  def log_probs(self, raw: jnp.ndarray) -> jnp.ndarray:
+    """``raw [..., P]`` -> ``[..., L]`` normalised conditional log-probabilities."""
+    return self._mix(raw, jnp.broadcast_to(jnp.arange(self.num_levels), raw.shape[:-1] + (
+        self.num_levels,)), 1)
+
+  # ---- wide alphabets in two stages (e.g. 65,536 levels of 16-bit audio) -------
+
+  def block_log_probs(self, raw: jnp.ndarray, width: int) -> jnp.ndarray:
+    """Log-probabilities of the blocks of ``width`` consecutive levels (block g: levels
+    ``g * width .. g * width + width - 1``; the last block may be shorter).
+
+    Each block's mass is the mixture's CDF at its upper edge minus the CDF at its lower edge
+    (:func:`log_range_mass`), so it costs ``ceil(L / width)`` pairs of sigmoids per component,
+    not L; in exact arithmetic it is the sum of :meth:`log_probs` over the block.
+
+    Args:
+      raw: ``[..., P]``.
+      width: a static int >= 1.
+
+    Returns:
+      ``[..., ceil(L / width)]``.
+    """
+    blocks = -(-self.num_levels // width)
+    first = jnp.broadcast_to(jnp.arange(blocks) * width, raw.shape[:-1] + (blocks,))
+    return self._mix(raw, first, width)
+
+  def block_level_log_probs(self, raw: jnp.ndarray, block: jnp.ndarray,
+                            width: int) -> jnp.ndarray:
+    """``log p(level)`` (normalised over all L levels) of the ``width`` levels of ``block``.
+
+    Args:
+      raw: ``[..., P]``.
+      block: ``[...]`` int, block indices in ``[0, ceil(L / width))``.
+      width: a static int >= 1.
+
+    Returns:
+      ``[..., width]``: entry j is :meth:`log_probs` at level ``block * width + j``
+      (``-inf`` past level L - 1).
+    """
+    levels = block.astype(jnp.int32)[..., None] * width + jnp.arange(width)[(None,) * block.ndim]
+    lp = self._mix(raw, levels, 1)
+    return jnp.where(levels < self.num_levels, lp, -jnp.inf)
 
   def sample(self, raw: jnp.ndarray, key: jax.Array,
              temperature: float = 1.0) -> jnp.ndarray:

@@ -28,7 +28,7 @@ How it works:
   categorical model per symbol.
 * Wide alphabets (``L >= BLOCK_MIN_LEVELS``, e.g. the 65,536 levels of 16-bit
   audio) with a head that gives the mass of a run of levels from its CDF (the
-  discretized logistic mixture: ``block_log_probs``) are coded in two stages
+  discretized logistic mixture: ``block_probs``) are coded in two stages
   (scheme ``SCHEME_BLOCKS``): first the block ``x // W`` of ``W = ceil(sqrt(L))``
   consecutive levels (for 16 bits: the high byte) under
   ``P(g) = CDF(upper edge of block g) - CDF(lower edge)``, then ``x % W`` (the
@@ -306,30 +306,33 @@ def read_header(data: bytes) -> dict:
 
 def coding_scheme(model) -> tuple[int, int]:
   """``(scheme, W)``: ``(SCHEME_BLOCKS, ceil(sqrt(L)))`` for ``L >= BLOCK_MIN_LEVELS`` levels and
-  a head with ``block_log_probs`` (the discretized logistic mixture), else ``(SCHEME_DENSE, 0)``."""
+  a head with ``block_probs`` (the discretized logistic mixture), else ``(SCHEME_DENSE, 0)``."""
   levels = int(model.num_levels)
-  if levels >= BLOCK_MIN_LEVELS and hasattr(model.head, "block_log_probs"):
+  if levels >= BLOCK_MIN_LEVELS and hasattr(model.head, "block_probs"):
     return SCHEME_BLOCKS, math.isqrt(levels - 1) + 1
   return SCHEME_DENSE, 0
 
 
 @functools.partial(jax.jit, static_argnames=("model", "width"))
-def stage_probs(model, raw, width: int):
+def first_stage(model, raw, width: int):
   """The first stage's conditional: ``raw [B, P]`` -> float32 ``[B, L]`` probabilities of every
   level (``width=0``, the dense scheme) or ``[B, G]`` of the blocks of ``width`` levels."""
   raw = raw.astype(jnp.float32)
   if not width:
     return jnp.exp(model.head.log_probs(raw))
-  return jnp.exp(model.head.block_log_probs(raw, width))
+  return model.head.block_probs(raw, width)
 
 
 @functools.partial(jax.jit, static_argnames=("model", "width"))
-def block_probs(model, raw, block, width: int):
+def second_stage(model, raw, block, width: int):
   """The second stage's conditional: ``raw [B, P]``, ``block [B]`` -> float32 ``[B, W]``,
-  ``P(level block * W + j | block)`` (renormalised in log space, so an improbable block still
-  gives a distribution; zero past level L - 1)."""
-  lp = model.head.block_level_log_probs(raw.astype(jnp.float32), block, width)
-  return jnp.exp(lp - jax.nn.logsumexp(lp, axis=-1, keepdims=True))
+  ``P(level block * W + j | block)`` (zero past level L - 1; uniform over the block's levels
+  where every level's probability underflows to 0, a block the first stage gave ~1e-38)."""
+  p = model.head.block_level_probs(raw.astype(jnp.float32), block, width)
+  total = jnp.sum(p, axis=-1, keepdims=True)
+  levels = block[:, None] * width + jnp.arange(width)[None, :]
+  flat = (levels < model.num_levels).astype(jnp.float32)
+  return jnp.where(total > 0, p / jnp.where(total > 0, total, 1.0), flat)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -362,7 +365,7 @@ def _step(model, params, cache, canvas, pos, values, t, cond, call_kwargs, width
   raw, updated = decoder.apply({"params": params, "cache": cache}, canvas, t, cond,
                                method=decoder.decode_step, mutable=["cache"], **call_kwargs)
   raw = raw.astype(jnp.float32)
-  return stage_probs(model, raw, width), raw, updated["cache"], canvas
+  return first_stage(model, raw, width), raw, updated["cache"], canvas
 
 
 @functools.partial(jax.jit, static_argnames=("model", "batch"))
@@ -384,7 +387,7 @@ class _Stages:
     """Quantised ``P(level | block)`` of the active rows, given their blocks."""
     full = np.zeros(self._raw.shape[0], np.int32)
     full[self.active] = blocks
-    probs = block_probs(self.model, self._raw, full, self.width)
+    probs = second_stage(self.model, self._raw, full, self.width)
     return quantize(np.asarray(probs)[self.active]).astype(np.float64)
 
 

@@ -163,16 +163,17 @@ def fsdd_test_recordings(workdir: str, path: str, step=None, count=None):
   """The FSDD test recordings whole (every sample) as a WaveNet of ``workdir`` reads them.
 
   Returns:
-    ``(model, variables, x [R, T] int32 padded, lengths [R], cond)``: T is the longest recording
+    ``(model, variables, step, x [R, T] int32 padded, lengths [R], cond)``: the checkpoint ``step``
+    (default the newest), T the longest recording
     rounded up to the model's hop, the model cloned to that length; cond holds the run's labels
     and local track (the last whole frame's features repeated over a recording's tail).
   """
-  from armodels_jax import training  # pylint: disable=g-import-not-at-top
+  from armodels_jax import inference  # pylint: disable=g-import-not-at-top
   from armodels_jax.data import audio  # pylint: disable=g-import-not-at-top
   from armodels_jax.data.dataset import make_cond  # pylint: disable=g-import-not-at-top
 
-  model, variables, _ = training.restore(workdir, step)
-  info = training.read_model_info(workdir)["info"]
+  model, variables, step = inference.load(workdir, step)
+  info = inference.read_model_info(workdir)["info"]
   if info.get("kind") != "audio" or info.get("quantization") != "pcm16":
     raise SystemExit(f"{workdir}: expected a 16-bit (pcm16) audio run, got {info}")
   if info.get("features") not in (None, "digit"):
@@ -196,7 +197,7 @@ def fsdd_test_recordings(workdir: str, path: str, step=None, count=None):
     feats = np.stack([np.concatenate([f, np.repeat(f[-1:], padded // hop - len(f), 0)])
                       for f in framed.features]).astype(np.float32)
   cond = make_cond(whole.labels, feats)
-  return model.clone(event_shape=(padded,)), variables, x, lengths, cond
+  return model.clone(event_shape=(padded,)), variables, step, x, lengths, cond
 
 
 def _masked_nll_bytes(model, variables, x, lengths, cond, batch: int) -> float:
@@ -225,7 +226,7 @@ def wavenet_row(args, dataset: str, flac_samples: int):
   checks the round trip and times both directions."""
   from armodels_jax import compression  # pylint: disable=g-import-not-at-top
 
-  model, variables, x, lengths, cond = fsdd_test_recordings(
+  model, variables, step, x, lengths, cond = fsdd_test_recordings(
       args.wavenet_workdir, os.path.join(args.data, "fsdd", "fsdd.npz"), args.wavenet_step,
       args.fsdd_count)
   symbols = int(lengths.sum())
@@ -247,11 +248,6 @@ def wavenet_row(args, dataset: str, flac_samples: int):
     raise SystemExit("WaveNet: the round trip is not exact")
   nll = _masked_nll_bytes(model, variables, x, lengths, cond, args.wavenet_nll_batch)
   head = compression.read_header(data)
-  step = args.wavenet_step
-  ckpts = os.path.join(args.wavenet_workdir, "checkpoints")
-  if step is None and os.path.isdir(ckpts):  # restore's default: the newest
-    steps = [int(d) for d in os.listdir(ckpts) if d.isdigit()]
-    step = max(steps) if steps else None
   return _row(dataset=dataset, method="WaveNet 16-bit (arm.compress, one file)",
               workdir=args.wavenet_workdir, checkpoint_step=step, n=len(lengths),
               symbols=symbols, bytes=len(data), header_bytes=len(data) - len(head["payload"]),

@@ -26,32 +26,39 @@ def _raw(head, batch, seed):
   return jnp.asarray(raw)
 
 
+def _close(probs, dense):
+  assert np.abs(probs - dense).sum(-1).max() < 1e-4
+  big = dense > 1e-4
+  assert big.sum() >= 8
+  np.testing.assert_allclose(probs[big], dense[big], rtol=2e-3)
+
+
 @pytest.mark.parametrize("levels,channels", [(65536, 1), (5000, 2)])
 def test_block_probabilities_multiply_to_the_level_probabilities(levels, channels):
   head = DiscretizedLogisticMixture(levels, 3, channels)
   raw = _raw(head, 4, seed=levels)
   width = math.isqrt(levels - 1) + 1
   blocks = -(-levels // width)  # 5000 levels: 71 blocks of 71, the last one 30 levels
-  dense = np.asarray(jax.jit(head.log_probs)(raw), np.float64)  # [4, L]
-  block_lp = np.asarray(jax.jit(head.block_log_probs, static_argnums=1)(raw, width), np.float64)
+  dense = np.exp(np.asarray(jax.jit(head.log_probs)(raw), np.float64))  # [4, L]
+  p_block = np.asarray(jax.jit(head.block_probs, static_argnums=1)(raw, width), np.float64)
   tiled = jnp.broadcast_to(raw[:, None, :], (4, blocks, raw.shape[-1]))
   ids = jnp.broadcast_to(jnp.arange(blocks), (4, blocks))
-  inner = np.asarray(jax.jit(head.block_level_log_probs, static_argnums=2)(tiled, ids, width),
+  inner = np.asarray(jax.jit(head.block_level_probs, static_argnums=2)(tiled, ids, width),
                      np.float64).reshape(4, -1)  # [4, G * W]
-  assert np.isneginf(inner[:, levels:]).all()
+  assert (inner[:, levels:] == 0).all() and (p_block >= 0).all() and (inner >= 0).all()
   inner = inner[:, :levels]
-  # The per-level values are the dense ones (the same formula, evaluated per block).
-  np.testing.assert_allclose(inner, dense, rtol=1e-5, atol=1e-5)
+  # The per-level values are the dense ones up to float32 rounding of CDF differences: a small
+  # total variation, and a small relative error wherever a level is not negligible.
+  _close(inner, dense)
   # A block's CDF-difference mass is the sum of its levels' masses.
-  padded = np.concatenate([dense, np.full((4, blocks * width - levels), -np.inf)], 1)
-  summed = np.logaddexp.reduce(padded.reshape(4, blocks, width), axis=-1)
-  p_block, p_summed = np.exp(block_lp), np.exp(summed)
-  np.testing.assert_allclose(p_block, p_summed, rtol=2e-3, atol=1e-6)
+  padded = np.concatenate([dense, np.zeros((4, blocks * width - levels))], 1)
+  summed = padded.reshape(4, blocks, width).sum(-1)
+  np.testing.assert_allclose(p_block, summed, rtol=2e-3, atol=1e-7)
   assert abs(p_block.sum(-1) - 1).max() < 1e-5
   # Stage one times stage two (renormalised inside the block) is the level's probability.
-  within = padded.reshape(4, blocks, width) - summed[..., None]
-  product = (p_block[..., None] * np.exp(within)).reshape(4, -1)[:, :levels]
-  np.testing.assert_allclose(product, np.exp(dense), rtol=2e-3, atol=1e-7)
+  within = np.concatenate([inner, np.zeros((4, blocks * width - levels))], 1).reshape(4, blocks, width)
+  within = within / np.maximum(within.sum(-1, keepdims=True), 1e-300)
+  _close((p_block[..., None] * within).reshape(4, -1)[:, :levels], dense)
 
 
 def test_the_scheme_follows_the_alphabet_and_the_head():

@@ -73,43 +73,19 @@ def log_bin_mass(x: jnp.ndarray, mean: jnp.ndarray, log_scale: jnp.ndarray,
     ``log(sigmoid(a) - sigmoid(b))`` with ``a, b = (v +- h - mean) / scale``,
     the tails for the edge bins; finite for finite inputs.
   """
-  return log_range_mass(x, 1, mean, log_scale, num_levels)
-
-
-def log_range_mass(first: jnp.ndarray, width: int, mean: jnp.ndarray, log_scale: jnp.ndarray,
-                   num_levels: int) -> jnp.ndarray:
-  """Log-mass of the ``width`` consecutive levels ``first .. first + width - 1`` (elementwise).
-
-  The mass of a run of bins is the logistic CDF at the run's upper edge minus the CDF at its
-  lower edge (the tails for a run holding level 0 or level L - 1): one pair of sigmoids however
-  many levels it covers. ``width=1`` is :func:`log_bin_mass`.
-
-  Args:
-    first: the run's first level (any numeric dtype; levels past L - 1 are in the upper tail).
-    width: a static int >= 1, the run's length.
-    mean: logistic mean on the ``[-1, 1]`` scale.
-    log_scale: log of the logistic scale (clipped below at -7 here).
-    num_levels: L.
-
-  Returns:
-    ``log(sigmoid(a) - sigmoid(b))`` with ``a = (v_last + h - mean) / scale``,
-    ``b = (v_first - h - mean) / scale``; 0 when the run covers every level.
-  """
   half = 1.0 / (num_levels - 1)
-  first = first.astype(mean.dtype)
-  last = first + (width - 1)
+  x = x.astype(mean.dtype)
+  v = x * (2.0 * half) - 1.0
   s = jnp.maximum(log_scale, MIN_LOG_SCALE)
   inv_s = jnp.exp(-s)
-  a = (last * (2.0 * half) - 1.0 + half - mean) * inv_s  # upper edge
-  b = (first * (2.0 * half) - 1.0 - half - mean) * inv_s  # lower edge
-  upper = jax.nn.log_sigmoid(a)   # log P(X <= v_last + h): a run holding level 0
-  lower = jax.nn.log_sigmoid(-b)  # log P(X >= v_first - h): a run holding level L - 1
-  # Run width in units of the scale, computed directly (a - b would cancel).
-  log_d = np.log(2.0 * half * width) - s
+  a = (v + half - mean) * inv_s  # upper edge
+  b = (v - half - mean) * inv_s  # lower edge
+  upper = jax.nn.log_sigmoid(a)   # log P(X <= v + h): the bin of x = 0
+  lower = jax.nn.log_sigmoid(-b)  # log P(X >= v - h): the bin of x = L - 1
+  # Bin width in units of the scale, computed directly (a - b would cancel).
+  log_d = np.log(2.0 * half) - s
   middle = upper + lower + _log1mexp_neg(jnp.exp(log_d), log_d)
-  in_upper_tail = last >= num_levels - 1
-  return jnp.where(first <= 0, jnp.where(in_upper_tail, 0.0, upper),
-                   jnp.where(in_upper_tail, lower, middle))
+  return jnp.where(x <= 0, upper, jnp.where(x >= num_levels - 1, lower, middle))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,46 +236,72 @@ class DiscretizedLogisticMixture:
     return (jax.nn.logsumexp(log_w + lp, axis=-1)
             - jax.nn.logsumexp(log_w, axis=-1))
 
-  def _mix(self, raw: jnp.ndarray, first: jnp.ndarray, width: int) -> jnp.ndarray:
-    """``log sum_k w_k P_k(levels first .. first + width - 1)`` for ``first [..., M]`` ->
-    ``[..., M]``, the weights ``w`` normalised."""
+  def log_probs(self, raw: jnp.ndarray) -> jnp.ndarray:
+    """``raw [..., P]`` -> ``[..., L]`` normalised conditional log-probabilities."""
     log_w, mean_c, s_c = self._parts(raw)
-    shape = (*mean_c.shape, first.shape[-1])  # [..., K, M]
-    lp = log_range_mass(jnp.broadcast_to(first[..., None, :], shape), width,
-                        jnp.broadcast_to(mean_c[..., None], shape),
-                        jnp.broadcast_to(s_c[..., None], shape), self.num_levels)
+    lead = mean_c.shape[:-1]
+    shape = (*lead, self.num_components, self.num_levels)
+    levels = jnp.broadcast_to(jnp.arange(self.num_levels), shape)
+    lp = log_bin_mass(levels, jnp.broadcast_to(mean_c[..., None], shape),
+                      jnp.broadcast_to(s_c[..., None], shape), self.num_levels)  # [..., K, L]
     log_w = log_w - jax.nn.logsumexp(log_w, axis=-1, keepdims=True)
     return jax.nn.logsumexp(lp + log_w[..., None], axis=-2)
 
-  def log_probs(self, raw: jnp.ndarray) -> jnp.ndarray:
-    """``raw [..., P]`` -> ``[..., L]`` normalised conditional log-probabilities."""
-    return self._mix(raw, jnp.broadcast_to(jnp.arange(self.num_levels), raw.shape[:-1] + (
-        self.num_levels,)), 1)
-
   # ---- wide alphabets in two stages (e.g. 65,536 levels of 16-bit audio) -------
 
-  def block_log_probs(self, raw: jnp.ndarray, width: int) -> jnp.ndarray:
-    """Log-probabilities of the blocks of ``width`` consecutive levels (block g: levels
+  def _run_probs(self, raw: jnp.ndarray, first: jnp.ndarray, count: int, width: int,
+                 first_tail: jnp.ndarray, last_tail: jnp.ndarray) -> jnp.ndarray:
+    """Mixture probabilities ``[..., count]`` of the runs of ``width`` levels starting at
+    ``first + i * width`` (``first [...]``, i < count).
+
+    A component's run mass is a difference of logistic CDFs at the run's edges, each edge's
+    sigmoid shared by its two runs; above the component's mean it is taken from the upper tails,
+    ``sigmoid(-b) - sigmoid(-a)``, so that neither side loses its digits. Runs with
+    ``first_tail``/``last_tail`` ``[..., count]`` set take the whole lower/upper tail.
+    """
+    log_w, mean_c, s_c = self._parts(raw)
+    w = jax.nn.softmax(log_w, axis=-1)  # [..., K]
+    half = 1.0 / (self.num_levels - 1)
+    steps = width * jnp.arange(count + 1, dtype=jnp.float32)[(None,) * first.ndim]
+    edges = (first[..., None].astype(jnp.float32) + steps) * (2.0 * half) - 1.0 - half
+    s = jnp.maximum(s_c, MIN_LOG_SCALE)
+    z = (edges[..., None, :] - mean_c[..., None]) * jnp.exp(-s)[..., None]  # [..., K, count + 1]
+    e = jnp.exp(-jnp.abs(z))
+    big, small = 1.0 / (1.0 + e), e / (1.0 + e)  # sigmoid(|z|), sigmoid(-|z|)
+    cdf = jnp.where(z >= 0, big, small)           # P(X <= edge)
+    sf = jnp.where(z >= 0, small, big)            # P(X >= edge)
+    mass = jnp.where(z[..., :-1] >= 0, sf[..., :-1] - sf[..., 1:], cdf[..., 1:] - cdf[..., :-1])
+    mass = jnp.where(first_tail[..., None, :], cdf[..., 1:],
+                     jnp.where(last_tail[..., None, :], sf[..., :-1], mass))
+    return jnp.einsum("...k,...km->...m", w, jnp.maximum(mass, 0.0))
+
+  def block_probs(self, raw: jnp.ndarray, width: int) -> jnp.ndarray:
+    """Probabilities of the blocks of ``width`` consecutive levels (block g: levels
     ``g * width .. g * width + width - 1``; the last block may be shorter).
 
-    Each block's mass is the mixture's CDF at its upper edge minus the CDF at its lower edge
-    (:func:`log_range_mass`), so it costs ``ceil(L / width)`` pairs of sigmoids per component,
-    not L; in exact arithmetic it is the sum of :meth:`log_probs` over the block.
+    A block's mass is the mixture's CDF at its upper edge minus the CDF at its lower edge (the
+    tails for the first and last blocks): one sigmoid per edge and component, so
+    ``ceil(L / width) + 1`` instead of L. In exact arithmetic it is the sum of
+    ``exp(log_probs)`` over the block.
 
     Args:
       raw: ``[..., P]``.
-      width: a static int >= 1.
+      width: a static int, ``1 <= width < L``.
 
     Returns:
-      ``[..., ceil(L / width)]``.
+      float32 ``[..., ceil(L / width)]``, summing to 1 up to rounding.
     """
+    if not 1 <= width < self.num_levels:
+      raise ValueError(f"expected a block width in [1, {self.num_levels}), got {width}")
     blocks = -(-self.num_levels // width)
-    first = jnp.broadcast_to(jnp.arange(blocks) * width, raw.shape[:-1] + (blocks,))
-    return self._mix(raw, first, width)
+    lead = raw.shape[:-1]
+    ids = jnp.arange(blocks)
+    return self._run_probs(raw, jnp.zeros(lead, jnp.int32), blocks, width,
+                           jnp.broadcast_to(ids == 0, lead + (blocks,)),
+                           jnp.broadcast_to(ids == blocks - 1, lead + (blocks,)))
 
-  def block_level_log_probs(self, raw: jnp.ndarray, block: jnp.ndarray,
-                            width: int) -> jnp.ndarray:
-    """``log p(level)`` (normalised over all L levels) of the ``width`` levels of ``block``.
+  def block_level_probs(self, raw: jnp.ndarray, block: jnp.ndarray, width: int) -> jnp.ndarray:
+    """``p(level)`` (normalised over all L levels) of the ``width`` levels of ``block``.
 
     Args:
       raw: ``[..., P]``.
@@ -307,12 +309,13 @@ class DiscretizedLogisticMixture:
       width: a static int >= 1.
 
     Returns:
-      ``[..., width]``: entry j is :meth:`log_probs` at level ``block * width + j``
-      (``-inf`` past level L - 1).
+      float32 ``[..., width]``: entry j is ``exp(log_probs)`` at level ``block * width + j`` up
+      to float rounding (0 past level L - 1).
     """
-    levels = block.astype(jnp.int32)[..., None] * width + jnp.arange(width)[(None,) * block.ndim]
-    lp = self._mix(raw, levels, 1)
-    return jnp.where(levels < self.num_levels, lp, -jnp.inf)
+    first = block.astype(jnp.int32) * width  # [...]
+    levels = first[..., None] + jnp.arange(width)[(None,) * block.ndim]  # [..., width]
+    p = self._run_probs(raw, first, width, 1, levels == 0, levels == self.num_levels - 1)
+    return jnp.where(levels < self.num_levels, p, 0.0)
 
   def sample(self, raw: jnp.ndarray, key: jax.Array,
              temperature: float = 1.0) -> jnp.ndarray:

@@ -57,8 +57,8 @@ The file is a small header and the coder's words::
   | [the N lengths] (LEB128 varints) | CRC-32 of x | CRC-32 of the payload
   | payload (little-endian uint32 words)
 
-(38 bytes + the name: 49 for ``pixelcnn_pp`` on 28 x 28 x 1 images in chunks of 256; lengths add
-one to three bytes per example.)
+(46 bytes for ``pixelcnn_pp``, 10,000 images of 28 x 28 x 1 in chunks of 256; lengths add one to
+three bytes per example: 600 for the 300 FSDD test recordings.)
 
 A different model (fingerprint), cond, event shape or a damaged file raises
 ``ValueError``; the decoded data are checked against the stored CRC-32 before
@@ -331,7 +331,8 @@ def second_stage(model, raw, block, width: int):
   p = model.head.block_level_probs(raw.astype(jnp.float32), block, width)
   total = jnp.sum(p, axis=-1, keepdims=True)
   levels = block[:, None] * width + jnp.arange(width)[None, :]
-  flat = (levels < model.num_levels).astype(jnp.float32)
+  valid = (levels < model.num_levels).astype(jnp.float32)
+  flat = valid / jnp.sum(valid, axis=-1, keepdims=True)
   return jnp.where(total > 0, p / jnp.where(total > 0, total, 1.0), flat)
 
 

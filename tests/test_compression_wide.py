@@ -138,3 +138,20 @@ def test_lengths_need_a_left_to_right_order():
   variables = {"params": jax.tree.map(lambda s: np.zeros(s.shape, s.dtype), shapes)}
   with pytest.raises(ValueError, match="left to right"):
     compression.compress(model, variables, np.zeros((4, 5), np.int32), lengths=[5, 2, 3, 4])
+
+
+def test_a_block_the_model_thinks_impossible_still_codes(wavenet16):
+  """Levels whose probabilities all underflow to 0 (a block ~1e-38 away from the mixture) get a
+  uniform second stage, the same on both sides, instead of a NaN."""
+  model = wavenet16[0]
+  head = model.head
+  k = head.num_components
+  raw = np.zeros((2, head.num_params), np.float32)
+  raw[:, k:2 * k] = -1.0        # every component at level 0
+  raw[:, 2 * k:3 * k] = -7.0    # the narrowest scale
+  blocks = np.array([255, 0], np.int32)
+  probs = np.asarray(compression.second_stage(model, jnp.asarray(raw), jnp.asarray(blocks), 256))
+  np.testing.assert_array_equal(probs[0], np.full(256, 1 / 256, np.float32))
+  assert probs[1, 0] > 0.5 and abs(probs[1].sum() - 1) < 1e-5
+  counts = compression.quantize(probs)
+  assert (counts >= 1).all()

@@ -32,6 +32,13 @@ logsumexp_k[log pi_k + sum_{c' < c} log p_k(x_c')]``, so the per-channel
 conditionals sum to the joint. :meth:`DiscretizedLogisticMixture.expand` builds
 these vectors from a pixel's raw parameters and values.
 
+For a wide alphabet (65,536 levels of 16-bit audio) an entropy coder takes the
+conditional in two stages (:mod:`armodels_jax.compression`): :meth:`block_probs`
+gives the mass of each block of W consecutive levels as a difference of the
+mixture's CDF at the block's edges (eq. 2 with the bin widened to the block),
+and :meth:`block_level_probs` the W level masses inside one block; their
+product after renormalising the second is ``exp(log_probs)`` up to rounding.
+
 Dimensions: ``...`` leading axes, K mixture components, C channels, L levels,
 P raw parameters per sub-pixel.
 """

@@ -16,10 +16,10 @@
 * XLA compiles the tests' programs with less optimisation by the backend (LLVM):
   ``--xla_backend_optimization_level=1`` in ``XLA_FLAGS``, inherited by the subprocesses (XLA's HLO
   passes still run). The tests run tiny models, so compiling is most of their cost. A tiny PixelCNN's
-  ``init`` compiles in 1.7 s of CPU instead of 7.2 s, and tests/models/test_model_rules.py takes 48.7 s
-  of CPU instead of 81.6 s with an empty cache. The programs run as fast: the shipped full-size
-  checkpoints' evaluations in tests/test_pretrained.py take 90.0 s against 93.8 s. Level 0 compiles a
-  little faster still (1.5 s, 43.0 s), but its programs run slower (173.1 s there).
+  ``init`` compiles in 1.7 s of CPU instead of 7.2 s, and with an empty cache
+  tests/models/test_model_rules.py takes 34.5 s of CPU instead of 48.8 s (measured back to back). The
+  programs run as fast: the shipped full-size checkpoints' evaluations in tests/test_pretrained.py took
+  90.0 s against 93.8 s. Level 0 compiles a little faster still, but its programs ran much slower there.
   ``ARMODELS_TEST_XLA_OPT=1`` compiles as a user's run does; an ``XLA_FLAGS`` that already sets the
   level is kept.
 """

@@ -33,7 +33,9 @@ def train_cmd(config, workdir, steps, *extra: str) -> list[str]:
 
 
 def env() -> dict[str, str]:
-  """The subprocess environment: CPU, one device per process."""
+  """The subprocess environment: CPU, one device per process (the XLA flags but a device count kept)."""
   out = dict(os.environ, JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="3")
-  out.pop("XLA_FLAGS", None)
+  flags = [f for f in out.pop("XLA_FLAGS", "").split() if "device_count" not in f]
+  if flags:
+    out["XLA_FLAGS"] = " ".join(flags)
   return out

@@ -130,7 +130,8 @@ def test_global_batch_on_four_fake_devices():
         assert shard.data.shape == (2, 3)
       print("OK", len(g.addressable_shards))
   """)
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
+  flags = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"
+  env = dict(os.environ, XLA_FLAGS=flags,
              JAX_PLATFORMS="cpu")
   root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
       __file__))))

@@ -65,7 +65,7 @@ def _start(tmp_path, num_devices, cpu_devices=0):
     env["CPU_DEVICES"] = str(cpu_devices)
     num_devices = f"cpu{cpu_devices}"
   else:
-    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={num_devices}"
+    env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={num_devices}"
   env["JAX_PLATFORMS"] = "cpu"
   env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
   out = str(tmp_path / f"out{num_devices}")

@@ -281,7 +281,8 @@ def test_four_devices_shard_the_carry_and_match_one(tmp_path):
   path = _write_text(tmp_path, n=400)
   procs = []
   for n in (1, 4):
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={n}",
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={n}"
+    env = dict(os.environ, XLA_FLAGS=flags,
                JAX_PLATFORMS="cpu")
     env["PYTHONPATH"] = _REPO + os.pathsep + env.get("PYTHONPATH", "")
     out = str(tmp_path / f"out{n}.json")

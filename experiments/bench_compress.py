@@ -65,11 +65,22 @@ def _nll_bytes(model, variables, x, cond=None, batch=500) -> float:
   return total / math.log(2) / 8
 
 
+def _warm_up(model, variables, x, cond, batch_size: int, lengths=None) -> None:
+  """Compiles the decode step, the coding stages and the plan for this batch size by a short round
+  trip: the first batch of images; for sequences ``(T,)``, the first 8 steps of every row (through
+  ``lengths``), so a row that is one long stream is not coded a whole extra time."""
+  if len(model.event_shape) == 1:
+    full = np.full(len(x), model.event_shape[0]) if lengths is None else lengths
+    data = arm.compress(model, variables, x, cond, batch_size=batch_size, lengths=np.minimum(full, 8))
+  else:
+    x = x[:min(len(x), batch_size)]
+    data = arm.compress(model, variables, x, cond, batch_size=batch_size)
+  arm.decompress(model, variables, data, cond)
+
+
 def model_row(dataset, label, model, variables, x, cond=None, batch_size=256):
   """Compresses ``x``, checks the round trip and times both directions."""
-  warm = x[:min(len(x), batch_size)]
-  arm.decompress(model, variables, arm.compress(model, variables, warm, cond, batch_size=batch_size),
-                 cond)  # compiles the step for this batch size
+  _warm_up(model, variables, x, cond, batch_size)
   symbols = x.size
   start = time.perf_counter()
   data = arm.compress(model, variables, x, cond, batch_size=batch_size)
@@ -234,10 +245,7 @@ def wavenet_row(args, dataset: str, flac_samples: int):
   if symbols != flac_samples:
     raise SystemExit(f"the WaveNet row holds {symbols} samples, the FLAC row {flac_samples}")
   batch = args.wavenet_batch
-  # Compiles the step, both stages and the plan for this batch (8 samples per recording).
-  warm = np.minimum(lengths, 8)
-  compression.decompress(model, variables, compression.compress(
-      model, variables, x, cond, batch_size=batch, lengths=warm), cond)
+  _warm_up(model, variables, x, cond, batch, lengths)
   start = time.perf_counter()
   data = compression.compress(model, variables, x, cond, batch_size=batch, lengths=lengths)
   enc = time.perf_counter() - start

@@ -87,7 +87,12 @@ ROWS = (
     Row("made_2h_32masks_binarized_mnist", "dense", f"{_MADE}: MADE 2 hidden, 32 masks", 86.64,
         _steps(200_000)),
     Row("eonade_2h_binarized_mnist", "dense", "Uria et al. 2014, Table 2: EoNADE 2 hidden, 128 orderings",
-        85.10, _steps(200_000), evaluate=(("num_orderings", 128),)),
+        85.10, ("train.num_steps=100000", "train.learning_rate=0.001", "train.eval_every=5000",
+                "train.eval_max_examples=1000", "train.checkpoint_every=2500",
+                # Validation during training on the raster ordering alone (seconds, not the 128-ordering
+                # ensemble's minutes); the chosen checkpoint is evaluated with all 128.
+                "model.overrides.num_orderings=1"),
+        evaluate=(("num_orderings", 128),)),
     Row("nade_k_binarized_mnist", "dense", "Raiko et al. 2014, Table 1: NADE-k, k=5, 2 hidden", 84.68,
         _steps(200_000)),
     Row("pixelcnn_binarized_mnist", "images", f"{_PIXELRNN}: PixelCNN", 81.30, _IMAGE),

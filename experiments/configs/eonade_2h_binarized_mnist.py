@@ -40,5 +40,5 @@ def get_config(arg=None):
   """Returns the locked config; ``arg='tiny'`` shrinks it to a seconds-long smoke run."""
   common = training.load_config_module(__file__, "_common.py")
   return common.dense_binarized_mnist(
-      "eonade", arg, size="paper", num_steps=100_000, eval_every=0, eval_max_examples=500,
+      "eonade", arg, size="paper", num_steps=60_000, eval_every=0, eval_max_examples=500,
       eval_batch_size=100, overrides=dict(hidden_sizes=(500, 500), num_orderings=128))

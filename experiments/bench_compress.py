@@ -78,18 +78,28 @@ def _warm_up(model, variables, x, cond, batch_size: int, lengths=None) -> None:
   arm.decompress(model, variables, data, cond)
 
 
-def model_row(dataset, label, model, variables, x, cond=None, batch_size=256):
-  """Compresses ``x``, checks the round trip and times both directions."""
-  _warm_up(model, variables, x, cond, batch_size)
-  symbols = x.size
+def _timed_round_trip(label, model, variables, x, cond, batch_size: int, lengths=None):
+  """Compresses ``x`` (each row up to ``lengths`` when given) after a warm-up, decompresses it,
+  checks the round trip is exact (zeros after each row's length) and returns
+  ``(data, encode seconds, decode seconds)``."""
+  _warm_up(model, variables, x, cond, batch_size, lengths)
   start = time.perf_counter()
-  data = arm.compress(model, variables, x, cond, batch_size=batch_size)
+  data = arm.compress(model, variables, x, cond, batch_size=batch_size, lengths=lengths)
   enc = time.perf_counter() - start
   start = time.perf_counter()
   y = arm.decompress(model, variables, data, cond)
   dec = time.perf_counter() - start
-  if not np.array_equal(y, x):
+  expected = x if lengths is None else np.where(
+      np.arange(x.shape[1])[None, :] < lengths[:, None], x, 0)
+  if not np.array_equal(y, expected):
     raise SystemExit(f"{label}: the round trip is not exact")
+  return data, enc, dec
+
+
+def model_row(dataset, label, model, variables, x, cond=None, batch_size=256):
+  """Compresses ``x``, checks the round trip and times both directions."""
+  symbols = x.size
+  data, enc, dec = _timed_round_trip(label, model, variables, x, cond, batch_size)
   nll = _nll_bytes(model, variables, x, cond)
   return _row(dataset=dataset, method=label, n=len(x), symbols=int(symbols), bytes=len(data),
               nll_bytes=round(nll, 1), overhead=round(len(data) / nll - 1, 5),
@@ -245,19 +255,11 @@ def wavenet_row(args, dataset: str, flac_samples: int):
   if symbols != flac_samples:
     raise SystemExit(f"the WaveNet row holds {symbols} samples, the FLAC row {flac_samples}")
   batch = args.wavenet_batch
-  _warm_up(model, variables, x, cond, batch, lengths)
-  start = time.perf_counter()
-  data = compression.compress(model, variables, x, cond, batch_size=batch, lengths=lengths)
-  enc = time.perf_counter() - start
-  start = time.perf_counter()
-  y = compression.decompress(model, variables, data, cond)
-  dec = time.perf_counter() - start
-  valid = np.arange(x.shape[1])[None, :] < lengths[:, None]
-  if not np.array_equal(y, np.where(valid, x, 0)):
-    raise SystemExit("WaveNet: the round trip is not exact")
+  label = "WaveNet 16-bit (arm.compress, one file)"
+  data, enc, dec = _timed_round_trip(label, model, variables, x, cond, batch, lengths)
   nll = _masked_nll_bytes(model, variables, x, lengths, cond, args.wavenet_nll_batch)
   head = compression.read_header(data)
-  return _row(dataset=dataset, method="WaveNet 16-bit (arm.compress, one file)",
+  return _row(dataset=dataset, method=label,
               workdir=args.wavenet_workdir, checkpoint_step=step, n=len(lengths),
               symbols=symbols, bytes=len(data), header_bytes=len(data) - len(head["payload"]),
               nll_bytes=round(nll, 1), overhead=round(len(data) / nll - 1, 5),

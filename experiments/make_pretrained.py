@@ -66,6 +66,7 @@ def main(argv=None) -> int:
     parser.error("--workdir, --name and --config are required (or --index)")
 
   out = os.path.join(pretrained.directory(), args.name)
+  warm_start = _warm_start(args.workdir)  # Read before `out` is replaced: it may be the source.
   if os.path.exists(out):
     if not args.force:
       print(f"{out} exists (use --force)", file=sys.stderr)
@@ -99,6 +100,8 @@ def main(argv=None) -> int:
       "date": datetime.date.today().isoformat(),
       f"{split}_first{FIRST}_nll_nats": first["nll_nats"],
   }
+  if warm_start:
+    info["warm_start"] = warm_start
   if stream:
     info["evaluation"] = "one stream, the model's state carried from window to window"
   module = training.load_config_module(args.config, os.path.basename(args.config))
@@ -114,6 +117,23 @@ def main(argv=None) -> int:
   pretrained.write_index()
   print(f"updated {pretrained.INDEX_FILE}")
   return 0
+
+
+def _warm_start(workdir: str) -> dict | None:
+  """Where a run warm-started from (``train.init_from``), with the source's own training record when it
+  is an export (its manifest's steps and wall time), or None."""
+  with open(os.path.join(workdir, "config.json")) as f:
+    source = json.load(f).get("train", {}).get("init_from") or ""
+  if not source:
+    return None
+  record = {"from": source}
+  manifest = os.path.join(source, "manifest.json")
+  if os.path.isfile(manifest):
+    with open(manifest) as f:
+      m = json.load(f)
+    record.update({f"source_{k}": m[k] for k in ("steps", "steps_trained", "train_wall_seconds", "date",
+                                                   "warm_start") if k in m})
+  return record
 
 
 if __name__ == "__main__":

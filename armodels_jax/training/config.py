@@ -55,6 +55,12 @@ Schema (defaults in brackets)::
   train.eval_max_examples [0]      evaluate on at most this many examples (0: all)
   train.checkpoint_every  [500]    steps between checkpoints (0: only at the end)
   train.keep_checkpoints  [3]      (0: keep all)
+  train.init_from         ['']     warm start: a new run (its workdir holds no checkpoint yet) begins from
+                                   the parameters of another run's workdir or of an exported checkpoint
+                                   (``pretrained/<name>``): its EMA parameters where it kept them, as
+                                   ``arm.load`` reads them; step, optimizer state, schedule and EMA start
+                                   afresh. A run that already has a checkpoint resumes from it and
+                                   ignores this. The model must have the same parameter shapes.
   train.sample_every      [0]      steps between sample grids (0: never)
   train.num_samples       [16]
   train.sample_method     ['cached'] 'cached' | 'naive'
@@ -136,6 +142,7 @@ def default_config() -> ml_collections.ConfigDict:
   t.eval_max_examples = 0
   t.checkpoint_every = 500
   t.keep_checkpoints = 3
+  t.init_from = ""
   t.sample_every = 0
   t.num_samples = 16
   t.sample_method = "cached"

@@ -35,6 +35,7 @@ import time
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -348,6 +349,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   try:
     if start is None:
       state = state_lib.create_train_state(model, tx, cfg.seed, mesh, carry_batch_size=carry_batch)
+      if t.init_from:
+        state = _warm_start(state, str(t.init_from), mesh)
     else:
       log.info("resuming from the checkpoint at step %d in %s", start, workdir)
       state = state_lib.state_from_dict(restored)
@@ -471,6 +474,40 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   return result
 
 
+def _warm_start(state: Any, source: str, mesh: Any) -> Any:
+  """``state`` with its parameters and EMA replaced by those ``inference.load(source)`` reads (the EMA
+  parameters where the source kept them); ValueError when ``source`` is no run or export, or its
+  parameters differ in structure or shape from the new run's."""
+  if not os.path.isdir(source):
+    raise ValueError(f"train.init_from: expected a run's workdir or an exported checkpoint directory, "
+                     f"got {source!r} (no such directory)")
+  try:
+    _, variables, _ = inference.load(source, full_check=True)
+  except FileNotFoundError as e:
+    raise ValueError(f"train.init_from: expected a run's workdir or an exported checkpoint directory "
+                     f"in {source!r}: {e}") from e
+  params = variables["params"]
+  want, got = _leaf_shapes(state.params), _leaf_shapes(params)
+  if want != got:
+    raise ValueError(f"train.init_from: expected parameters shaped as this run's model "
+                     f"({_describe(want)}), got {_describe(got)} from {source!r}")
+  params = jax.device_put(params, shd.replicated(mesh))
+  log.info("warm start: parameters from %s", source)
+  return state.replace(params=params, ema_params=jax.tree.map(jnp.copy, params))
+
+
+def _leaf_shapes(tree: Any) -> list[tuple[str, tuple[int, ...], str]]:
+  """``(path, shape, dtype)`` of every leaf of ``tree``, in order."""
+  return [(jax.tree_util.keystr(k), tuple(v.shape), str(v.dtype))
+          for k, v in jax.tree_util.tree_flatten_with_path(tree)[0]]
+
+
+def _describe(leaves: list[tuple[str, tuple[int, ...], str]]) -> str:
+  """The first few of ``_leaf_shapes``, for an error message."""
+  text = ", ".join(f"{k} {shape} {dtype}" for k, shape, dtype in leaves[:4])
+  return f"{len(leaves)} arrays: " + text + (", ..." if len(leaves) > 4 else "")
+
+
 def _make_perturb(rate: float, num_levels: Any, seed: int):
   """``perturb(x, step)``: Ren et al. 2019's input perturbation of a training batch (section 4: each
   dimension replaced, with probability `rate`, by a level drawn uniformly, as ``anomaly.perturb`` does
@@ -480,7 +517,6 @@ def _make_perturb(rate: float, num_levels: Any, seed: int):
   Raises:
     ValueError: the data are real-valued (no levels to draw from).
   """
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 
   if not num_levels:
     raise ValueError(f"train.perturb_rate={rate} replaces values by uniform levels: expected discrete "

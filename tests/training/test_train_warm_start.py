@@ -1,0 +1,84 @@
+"""``train.init_from``: a new run starts from another run's (or an export's) parameters."""
+
+import importlib.util
+import json
+import os
+import pathlib
+
+import jax
+import numpy as np
+import pytest
+
+from armodels_jax import training
+
+
+def _config(**train):
+  cfg = training.default_config()
+  cfg.model.name = "made"
+  cfg.model.size = "tiny"
+  cfg.data.name = "digits"
+  t = cfg.train
+  t.batch_size = 8
+  t.num_steps = 2
+  t.learning_rate = 1e-2
+  t.ema_decay = 0.5
+  t.eval_every = 0
+  t.eval_batch_size = 16
+  t.eval_max_examples = 16
+  t.checkpoint_every = 0
+  for name, value in train.items():
+    setattr(t, name, value)
+  return cfg
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp("source"))
+  training.train_and_evaluate(_config(), workdir)
+  return workdir
+
+
+def _leaves(workdir):
+  return jax.tree.leaves(jax.device_get(training.restore(workdir)[1]["params"]))
+
+
+def test_warm_start_begins_from_the_source_parameters(source, tmp_path):
+  # With a learning rate of 0 the parameters never move: the new run ends holding what it began with
+  # (its EMA, d * p + (1 - d) * p, to a float32 rounding).
+  frozen = str(tmp_path / "frozen")
+  result = training.train_and_evaluate(_config(learning_rate=0.0, init_from=source), frozen)
+  assert result["step"] == 2  # The step count starts afresh.
+  for got, want in zip(_leaves(frozen), _leaves(source), strict=True):
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+  # A run from the seed's fresh parameters does not hold them.
+  cold = str(tmp_path / "cold")
+  training.train_and_evaluate(_config(learning_rate=0.0), cold)
+  assert any(not np.array_equal(a, b) for a, b in zip(_leaves(cold), _leaves(source), strict=True))
+
+
+def test_warm_start_rejects_a_missing_source_and_other_shapes(source, tmp_path):
+  with pytest.raises(ValueError, match="no such directory"):
+    training.train_and_evaluate(_config(init_from=str(tmp_path / "nowhere")), str(tmp_path / "a"))
+  os.makedirs(tmp_path / "empty")
+  with pytest.raises(ValueError, match="exported checkpoint directory"):
+    training.train_and_evaluate(_config(init_from=str(tmp_path / "empty")), str(tmp_path / "b"))
+  wider = _config(init_from=source)
+  wider.model.overrides.hidden_sizes = (40,)
+  with pytest.raises(ValueError, match="expected parameters shaped as this run's model"):
+    training.train_and_evaluate(wider, str(tmp_path / "c"))
+
+
+def test_make_pretrained_records_the_warm_start(tmp_path):
+  spec = importlib.util.spec_from_file_location(
+      "make_pretrained", pathlib.Path(__file__).parents[2] / "experiments" / "make_pretrained.py")
+  make_pretrained = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(make_pretrained)
+  shipped, run = tmp_path / "shipped", tmp_path / "run"
+  shipped.mkdir()
+  run.mkdir()
+  (shipped / "manifest.json").write_text(json.dumps({"steps": 25000, "train_wall_seconds": 3.5, "x": 1}))
+  (run / "config.json").write_text(json.dumps({"train": {"init_from": ""}}))
+  assert make_pretrained._warm_start(str(run)) is None
+  (run / "config.json").write_text(json.dumps({"train": {"init_from": str(shipped)}}))
+  assert make_pretrained._warm_start(str(run)) == {
+      "from": str(shipped), "source_steps": 25000, "source_train_wall_seconds": 3.5}

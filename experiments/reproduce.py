@@ -21,6 +21,10 @@ The table goes to ``--out`` (default ``experiments/results/reproduce``) as ``.md
 validation split (the stored data withhold the test split), and the target of the rows without a
 published MNIST number is the best PixelRNN's 79.20 (issue 14).
 
+``--warm-start`` (a machine that lost the runs of an earlier session): a row without a run under
+``--root`` begins from the parameters of its shipped checkpoint instead of from scratch, with the row's
+whole schedule (``train.init_from``; the shipped manifest then records the source under ``warm_start``).
+
 ``--tiny`` runs every chosen row's ``:tiny`` config variant (2 steps, tiny model) on the embedded
 ``digits`` data (nothing to download, on any machine): seconds per row, for the tests. ``--device`` sets
 ``JAX_PLATFORMS`` for the training and the evaluation. On a shared 2-core CPU run one row at a time.
@@ -37,6 +41,7 @@ import dataclasses
 import datetime
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -141,9 +146,35 @@ def _train_options(row: Row, tiny: bool) -> tuple[str, list[str]]:
   return row.config + ":tiny", ["train.sample_every=0", "data.name=digits", "data.path="]
 
 
-def train(row: Row, workdir: str, *, tiny: bool, device: str | None) -> None:
-  """Trains or resumes a row's run in a subprocess; raises RuntimeError when it fails."""
+def warm_start_source(row: Row, workdir: str, pretrained_dir: str = os.path.join(REPO, "pretrained")
+                      ) -> str | None:
+  """For ``--warm-start``: the parameters a row whose workdir holds no checkpoint begins from, a copy of
+  its shipped checkpoint (``<workdir>.shipped``, made once, so that shipping the new run over
+  ``pretrained/<name>`` leaves the source in place); None when the row has a run to resume or nothing is
+  shipped."""
+  from armodels_jax import checkpointing  # pylint: disable=g-import-not-at-top
+  shipped_dir = os.path.join(pretrained_dir, row.name)
+  if checkpointing.latest_step(workdir) is not None or not os.path.isdir(shipped_dir):
+    return None
+  copy = workdir.rstrip(os.sep) + ".shipped"
+  if not os.path.isdir(copy):
+    shutil.copytree(shipped_dir, copy + ".partial", dirs_exist_ok=True)
+    os.replace(copy + ".partial", copy)
+  return copy
+
+
+def _init_from(workdir: str) -> str:
+  """The ``train.init_from`` a run began from ('' for a run from scratch)."""
+  with open(os.path.join(workdir, "config.json")) as f:
+    return json.load(f).get("train", {}).get("init_from") or ""
+
+
+def train(row: Row, workdir: str, *, tiny: bool, device: str | None, init_from: str | None = None) -> None:
+  """Trains or resumes a row's run in a subprocess (a new run from ``init_from``'s parameters when
+  given); raises RuntimeError when it fails."""
   spec, options = _train_options(row, tiny)
+  if init_from:
+    options.append(f"train.init_from={init_from}")
   command = [sys.executable, "-m", "armodels_jax.cli", "train", "--config", spec, "--workdir", workdir]
   command += ["--config." + o for o in options]
   print("$ " + " ".join(command[1:]), flush=True)
@@ -263,6 +294,10 @@ def main(argv=None) -> int:
   parser.add_argument("--shipped", action="store_true",
                       help="with --eval-only: a row without a workdir under --root is tabulated from its "
                       "shipped checkpoint's manifest (pretrained/<name>)")
+  parser.add_argument("--warm-start", action="store_true",
+                      help="a row without a run under --root begins from its shipped checkpoint "
+                      "(pretrained/<name>, copied to <root>/<name>.shipped) with the row's whole schedule, "
+                      "instead of from scratch (train.init_from)")
   parser.add_argument("--batch-size", type=int, default=500, help="evaluation batch size")
   args = parser.parse_args(argv)
   try:
@@ -285,7 +320,8 @@ def main(argv=None) -> int:
              "config": os.path.relpath(row.config, REPO)}
     try:
       if not args.eval_only:
-        train(row, workdir, tiny=args.tiny, device=args.device)
+        source = warm_start_source(row, workdir) if args.warm_start else None
+        train(row, workdir, tiny=args.tiny, device=args.device, init_from=source)
       if args.eval_only and args.shipped and not os.path.isdir(workdir):
         if shipped(row) is None:
           raise ValueError("no run under --root and nothing shipped")
@@ -295,6 +331,10 @@ def main(argv=None) -> int:
         continue
       entry.update(evaluate(row, workdir, tiny=args.tiny, test=test, batch_size=args.batch_size))
       entry["source"] = "run " + (os.path.relpath(workdir, REPO) if workdir.startswith(REPO) else workdir)
+      warm = _init_from(workdir)
+      if warm:
+        entry["warm_start"] = warm
+        entry["source"] += f", warm-started from {warm}"
       entry["met"] = bool(entry["valid_nll_nats"] <= entry["target"])
     except (RuntimeError, ValueError, FileNotFoundError) as e:
       entry["error"] = str(e)
@@ -302,7 +342,8 @@ def main(argv=None) -> int:
     print(json.dumps({k: entry.get(k) for k in ("name", "valid_nll_nats", "target", "met", "error")}),
           flush=True)
   os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-  flags = "".join(f" --{f.replace('_', '-')}" for f in ("tiny", "eval_only", "shipped") if getattr(args, f))
+  flags = "".join(f" --{f.replace('_', '-')}" for f in ("tiny", "eval_only", "shipped", "warm_start")
+                  if getattr(args, f))
   header = (f"Generated {datetime.date.today().isoformat()} by `python experiments/reproduce.py --rows "
             f"{args.rows}{flags}`")
   kept = _previous_rows(args.out + ".json", args.tiny, {r["name"] for r in results})

@@ -61,6 +61,11 @@ def test_tiny_row_trains_evaluates_and_tabulates(tmp_path):
   table = (tmp_path / "table.md").read_text()
   assert "| `made_1h_1mask_binarized_mnist` | Germain et al. 2015, Table 6" in table
   assert f"{row['valid_nll_nats']:.2f}" in table and f"{row['test_nll_nats']:.2f}" in table
+  # The run exists: --warm-start would resume it, not begin again from the shipped checkpoint.
+  rp = _module()
+  run = str(tmp_path / "runs" / "made_1h_1mask_binarized_mnist")
+  assert os.path.isdir(os.path.join(REPO, "pretrained", "made_1h_1mask_binarized_mnist"))
+  assert rp.warm_start_source(rp.select("made_1h_1mask_binarized_mnist")[0], run) is None
   # Rebuilding the table reuses the cached evaluation (same step, same options) and trains nothing.
   again = subprocess.run(command + ["--eval-only"], capture_output=True, text=True, timeout=300, cwd=REPO)
   assert again.returncode == 0, again.stderr[-4000:]
@@ -99,3 +104,27 @@ def test_shipped_rows_come_from_their_manifests(tmp_path):
   assert updated[1:] == rows
   table = (tmp_path / "table.md").read_text()
   assert table.count("| `") == 3 and "the rows not run then (2) as the table had them before" in table
+
+
+def test_warm_start_copies_the_shipped_checkpoint_once(tmp_path, monkeypatch):
+  rp = _module()
+  row = rp.select("pixelcnn_binarized_mnist")[0]
+  pretrained, workdir = tmp_path / "pretrained", str(tmp_path / "runs" / row.name)
+  assert rp.warm_start_source(row, workdir, str(pretrained)) is None  # nothing shipped: from scratch
+  (pretrained / row.name).mkdir(parents=True)
+  (pretrained / row.name / "manifest.json").write_text('{"steps": 2500}')
+  source = rp.warm_start_source(row, workdir, str(pretrained))
+  assert source == workdir + ".shipped"
+  assert json.loads((tmp_path / "runs" / (row.name + ".shipped") / "manifest.json").read_text()) == {
+      "steps": 2500}
+  # Shipping the new run replaces pretrained/<name>; the copy the run began from stays as it was.
+  (pretrained / row.name / "manifest.json").write_text('{"steps": 9}')
+  assert rp.warm_start_source(row, workdir, str(pretrained)) == source
+  assert json.loads((tmp_path / "runs" / (row.name + ".shipped") / "manifest.json").read_text()) == {
+      "steps": 2500}
+  calls = []
+  monkeypatch.setattr(rp.subprocess, "call", lambda command, **_: calls.append(command) or 0)
+  rp.train(row, workdir, tiny=False, device=None, init_from=source)
+  rp.train(row, workdir, tiny=False, device=None)
+  assert f"--config.train.init_from={source}" in calls[0]
+  assert not any("init_from" in c for c in calls[1])

@@ -491,7 +491,8 @@ def _warm_start(state: Any, source: str, mesh: Any) -> Any:
   if want != got:
     raise ValueError(f"train.init_from: expected parameters shaped as this run's model "
                      f"({_describe(want)}), got {_describe(got)} from {source!r}")
-  params = jax.device_put(params, shd.replicated(mesh))
+  # Host arrays, identical on every process, placed replicated as the new state's parameters are.
+  params = jax.device_put(jax.device_get(params), shd.replicated(mesh))
   log.info("warm start: parameters from %s", source)
   return state.replace(params=params, ema_params=jax.tree.map(jnp.copy, params))
 
@@ -517,7 +518,6 @@ def _make_perturb(rate: float, num_levels: Any, seed: int):
   Raises:
     ValueError: the data are real-valued (no levels to draw from).
   """
-
   if not num_levels:
     raise ValueError(f"train.perturb_rate={rate} replaces values by uniform levels: expected discrete "
                      f"data, got real-valued data (num_levels={num_levels!r})")

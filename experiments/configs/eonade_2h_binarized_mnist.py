@@ -21,7 +21,19 @@ steps (27 minutes of evaluation); 97.63 after the 6,000 steps shipped before. Th
 100,000-step schedule and was shortened to 60,000 at step 31,686. On 200 validation images at 31,686
 steps the order-agnostic training estimate (95.15) matched the mean NLL of 16 single orderings (95.40);
 the raster ordering alone scored 105.32 (an order-agnostic model rarely sees a prefix mask that is a
-block of top rows) and the 16-ordering mixture 90.99. The paper's 85.10 is 3.2 nats away. Evaluation is the expensive part: each ordering needs D = 784 conditionals
+block of top rows) and the 16-ordering mixture 90.99.
+
+Second phase (2026-12-02, a new machine without the first run's workdir): 25,000 more steps from the
+shipped checkpoint's parameters, peak learning rate 3e-4 (17 minutes)::
+
+  armodels train --config experiments/configs/eonade_2h_binarized_mnist.py --workdir runs/eonade_phase2 \
+    --config.train.init_from=<a copy of pretrained/eonade_2h_binarized_mnist> \
+    --config.train.learning_rate=0.0003 --config.train.num_steps=25000 --config.train.warmup_steps=500 \
+    --config.train.eval_every=5000 --config.train.eval_max_examples=1000 --config.model.overrides.num_orderings=4
+
+4-ordering ensemble, first 1,000 validation images: 91.43 before, then 91.58 / 91.40 / 91.28 / 91.15 /
+91.11 at 5k / 10k / 15k / 20k / 25k steps; 16 orderings on the first 500: 89.22 -> 88.88; 128 orderings
+on all 10,000: 88.34 -> 88.00. The paper's 85.10 is 2.9 nats away. Evaluation is the expensive part: each ordering needs D = 784 conditionals
 (one cumulative sum of first-layer contributions and 784 rows through the second layer per image), and
 the ensemble has 128 orderings, about 50 GFLOP per image: 100 validation images took 72 s (46 CPU-s) on
 that CPU. Evaluation during training therefore runs at the end only, on the first 500 validation images

@@ -305,6 +305,10 @@ def main(argv=None) -> int:
   except ValueError as e:
     print(f"reproduce: {e}", file=sys.stderr)
     return 2
+  if args.warm_start and args.tiny:
+    print("reproduce: --warm-start begins from the full-size shipped checkpoints; expected it without --tiny",
+          file=sys.stderr)
+    return 2
   if args.test_npz and not os.path.exists(args.test_npz):
     print(f"reproduce: --test-npz {args.test_npz} does not exist", file=sys.stderr)
     return 2

@@ -78,6 +78,10 @@ def test_unknown_row_is_exit_2(tmp_path):
                         capture_output=True, text=True, timeout=120, cwd=REPO)
   assert done.returncode == 2 and "expects dense, images, all or row names" in done.stderr
   assert len(done.stderr.strip().splitlines()) == 1
+  done = subprocess.run([sys.executable, SCRIPT, "--rows", "dense", "--tiny", "--warm-start", "--root",
+                         str(tmp_path)], capture_output=True, text=True, timeout=120, cwd=REPO)
+  assert done.returncode == 2 and "expected it without --tiny" in done.stderr
+  assert len(done.stderr.strip().splitlines()) == 1
 
 
 def test_shipped_rows_come_from_their_manifests(tmp_path):

@@ -1,4 +1,5 @@
-"""Helpers for training tests: reading back the whole train state of a run's checkpoint."""
+"""Helpers for training tests: a tiny run's config, and reading back the whole train state of a run's
+checkpoint."""
 
 from __future__ import annotations
 
@@ -21,3 +22,24 @@ def load_state(workdir, cfg, step: int, carry_batch_size: int = 0) -> dict:
     return jax.device_get(checkpointing.restore_state(manager, step, target))
   finally:
     manager.close()
+
+
+def tiny_config(**train):
+  """MADE tiny on the embedded digits; `train` overrides fields of the train group."""
+  cfg = training.default_config()
+  cfg.model.name = "made"
+  cfg.model.size = "tiny"
+  cfg.data.name = "digits"
+  t = cfg.train
+  t.batch_size = 8
+  t.num_steps = 2
+  t.log_every = 1
+  t.eval_every = 0
+  t.eval_batch_size = 16
+  t.eval_max_examples = 40
+  t.checkpoint_every = 0
+  t.sample_every = 0
+  t.num_samples = 4
+  for k, v in train.items():
+    t[k] = v
+  return cfg

@@ -6,6 +6,7 @@ import os
 import jax
 import numpy as np
 import pytest
+import train_checks
 
 import armodels_jax as arm
 from armodels_jax import checkpointing
@@ -14,30 +15,9 @@ from armodels_jax import training
 from armodels_jax.training import metrics as metrics_lib
 
 
-def tiny_config(**train):
-  """MADE tiny on the embedded digits; `train` overrides fields of the train group."""
-  cfg = training.default_config()
-  cfg.model.name = "made"
-  cfg.model.size = "tiny"
-  cfg.data.name = "digits"
-  t = cfg.train
-  t.batch_size = 8
-  t.num_steps = 2
-  t.log_every = 1
-  t.eval_every = 0
-  t.eval_batch_size = 16
-  t.eval_max_examples = 40
-  t.checkpoint_every = 0
-  t.sample_every = 0
-  t.num_samples = 4
-  for k, v in train.items():
-    t[k] = v
-  return cfg
-
-
 def test_writes_metrics_samples_and_restores(tmp_path):
   workdir = str(tmp_path)
-  cfg = tiny_config(ema_decay=0.5, sample_every=2)
+  cfg = train_checks.tiny_config(ema_decay=0.5, sample_every=2)
   result = training.train_and_evaluate(cfg, workdir)
 
   assert result["step"] == 2
@@ -93,13 +73,13 @@ def test_evaluate_is_exact_with_a_partial_last_batch():
 
 def test_nan_loss_raises_and_is_never_checkpointed(tmp_path):
   # A NaN learning rate makes the parameters NaN after step 1, so the loss of step 2 is NaN.
-  cfg = tiny_config(learning_rate=float("nan"), num_steps=4, checkpoint_every=100)
+  cfg = train_checks.tiny_config(learning_rate=float("nan"), num_steps=4, checkpoint_every=100)
   with pytest.raises(FloatingPointError, match="step 2"):
     training.train_and_evaluate(cfg, str(tmp_path / "a"))
   assert checkpointing.latest_step(str(tmp_path / "a")) is None
 
   # Checkpointing right after step 1 (finite loss, NaN parameters) refuses to save.
-  cfg = tiny_config(learning_rate=float("nan"), num_steps=4, checkpoint_every=1, log_every=100)
+  cfg = train_checks.tiny_config(learning_rate=float("nan"), num_steps=4, checkpoint_every=1, log_every=100)
   with pytest.raises(FloatingPointError, match="after step 1"):
     training.train_and_evaluate(cfg, str(tmp_path / "b"))
   assert checkpointing.latest_step(str(tmp_path / "b")) is None

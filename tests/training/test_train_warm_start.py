@@ -8,27 +8,13 @@ import pathlib
 import jax
 import numpy as np
 import pytest
+import train_checks
 
 from armodels_jax import training
 
 
 def _config(**train):
-  cfg = training.default_config()
-  cfg.model.name = "made"
-  cfg.model.size = "tiny"
-  cfg.data.name = "digits"
-  t = cfg.train
-  t.batch_size = 8
-  t.num_steps = 2
-  t.learning_rate = 1e-2
-  t.ema_decay = 0.5
-  t.eval_every = 0
-  t.eval_batch_size = 16
-  t.eval_max_examples = 16
-  t.checkpoint_every = 0
-  for name, value in train.items():
-    setattr(t, name, value)
-  return cfg
+  return train_checks.tiny_config(**{"learning_rate": 1e-2, "ema_decay": 0.5, **train})
 
 
 @pytest.fixture(scope="module")

@@ -122,8 +122,7 @@ def main(argv=None) -> int:
 def _warm_start(workdir: str) -> dict | None:
   """Where a run warm-started from (``train.init_from``), with the source's own training record when it
   is an export (its manifest's steps and wall time), or None."""
-  with open(os.path.join(workdir, "config.json")) as f:
-    source = json.load(f).get("train", {}).get("init_from") or ""
+  source = training.warm_start_source(workdir)
   if not source:
     return None
   record = {"from": source}

@@ -163,12 +163,6 @@ def warm_start_source(row: Row, workdir: str, pretrained_dir: str = os.path.join
   return copy
 
 
-def _init_from(workdir: str) -> str:
-  """The ``train.init_from`` a run began from ('' for a run from scratch)."""
-  with open(os.path.join(workdir, "config.json")) as f:
-    return json.load(f).get("train", {}).get("init_from") or ""
-
-
 def train(row: Row, workdir: str, *, tiny: bool, device: str | None, init_from: str | None = None) -> None:
   """Trains or resumes a row's run in a subprocess (a new run from ``init_from``'s parameters when
   given); raises RuntimeError when it fails."""
@@ -335,7 +329,8 @@ def main(argv=None) -> int:
         continue
       entry.update(evaluate(row, workdir, tiny=args.tiny, test=test, batch_size=args.batch_size))
       entry["source"] = "run " + (os.path.relpath(workdir, REPO) if workdir.startswith(REPO) else workdir)
-      warm = _init_from(workdir)
+      from armodels_jax import training  # pylint: disable=g-import-not-at-top
+      warm = training.warm_start_source(workdir)
       if warm:
         entry["warm_start"] = warm
         entry["source"] += f", warm-started from {warm}"

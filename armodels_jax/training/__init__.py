@@ -28,6 +28,7 @@ from armodels_jax.training.loop import evaluate
 from armodels_jax.training.loop import read_model_info
 from armodels_jax.training.loop import restore
 from armodels_jax.training.loop import train_and_evaluate
+from armodels_jax.training.loop import warm_start_source
 from armodels_jax.training.metrics import MetricWriter
 from armodels_jax.training.metrics import best_step
 from armodels_jax.training.metrics import read_metrics
@@ -71,4 +72,5 @@ __all__ = [
     "save_image_grid",
     "TrainState",
     "train_and_evaluate",
+    "warm_start_source",
 ]

@@ -182,6 +182,11 @@ def _read_config(workdir: str) -> ml_collections.ConfigDict:
     return config_lib.config_from_json(f.read())
 
 
+def warm_start_source(workdir: str) -> str:
+  """The ``train.init_from`` a run in ``workdir`` began from ('' for a run from scratch)."""
+  return str(_read_config(os.path.abspath(workdir)).train.init_from or "")
+
+
 def restore(workdir: str, step: int | None = None) -> tuple[Any, Any, ml_collections.ConfigDict]:
   """Loads the model, its variables and the config of a run (no data loaded, no train state built).
 

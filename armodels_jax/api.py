@@ -88,7 +88,8 @@ def init(model: ARModel, key: jax.Array, cond: Any = None) -> dict:
 
 def log_prob_fn(model: ARModel, variables: dict, x: jnp.ndarray, cond: Any = None, *,
                 reduce: bool = True, train: bool = False,
-                rng: Optional[jax.Array] = None) -> jnp.ndarray:
+                rng: Optional[jax.Array] = None,
+                rngs: Optional[dict] = None) -> jnp.ndarray:
   """Traceable log-likelihood in nats (no validation; for use inside ``jit``).
 
   Args:
@@ -98,17 +99,20 @@ def log_prob_fn(model: ARModel, variables: dict, x: jnp.ndarray, cond: Any = Non
     cond: conditioning input or None.
     reduce: sum over dimensions (``[B]``) or keep them (``[B, *event_shape]``).
     train: training-time behaviour (a MADE draws one mask set from ``rng``).
-    rng: PRNG key, required when ``train``.
+    rng: PRNG key, required when ``train`` (unless `rngs` is given).
+    rngs: the streams themselves (``{"masks": key, "dropout": key}``) instead of `rng`, which
+      derives them by one split.
 
   With ``model.dtype="bfloat16"`` the network computes in bfloat16 on the
   float32 parameters cast (differentiably) to bfloat16; the result is float32.
   """
-  rngs = {}
-  if rng is not None:
+  if rngs is None and rng is not None:
     mask_key, dropout_key = jax.random.split(rng)
     rngs = {"masks": mask_key, "dropout": dropout_key}
-  elif train:
-    raise ValueError("log_prob_fn(train=True) needs rng")
+  if rngs is None:
+    if train:
+      raise ValueError("log_prob_fn(train=True) needs rng")
+    rngs = {}
   # Mixed precision: the network computes with parameters cast to the model's compute dtype;
   # the gradient flows back through the cast to the float32 parameters.
   params = model.compute_params(variables["params"])

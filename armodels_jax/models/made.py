@@ -21,6 +21,12 @@ only on the inputs before d in an ordering.
   102.6 valid nats after 40 epochs, 1 mask set).
 * Evaluation averages the K models' probabilities (a uniform mixture,
   ``log mean_k p_k(x)``), never their logits (section 4.2, "ensembling").
+* ``dropout_rate``: dropout on the hidden units during training (the
+  ``'dropout'`` RNG), ours, not the paper's (which regularised by early
+  stopping alone): a wide one-mask MADE overfits binarized MNIST within 25
+  epochs. Dropout removes hidden units, never adds a connection, so every
+  mask's autoregressive property holds in training too; evaluation and
+  sampling use all units.
 
 Paper numbers on binarized MNIST, test NLL in nats (Table 6): 1 hidden layer
 (500 units) 1 mask 88.40, 32 masks 88.04; 2 hidden layers 1 mask 89.59,
@@ -89,6 +95,7 @@ class MADE(ARModel):
     connectivity_agnostic: random hidden degrees (else evenly spread ones).
     mask_seed: seed of the pool.
     direct_connection: add masked direct input-to-output connections.
+    dropout_rate: dropout on every hidden layer's units in training (0: none).
   """
 
   hidden_sizes: tuple[int, ...] = (500,)
@@ -97,10 +104,13 @@ class MADE(ARModel):
   connectivity_agnostic: bool = True
   mask_seed: int = 0
   direct_connection: bool = True
+  dropout_rate: float = 0.0
 
   def check_config(self) -> None:
     if self.num_masks < 1:
       raise ValueError(f"expected num_masks >= 1, got {self.num_masks}")
+    if not 0.0 <= self.dropout_rate < 1.0:
+      raise ValueError(f"expected dropout_rate in [0, 1), got {self.dropout_rate}")
     if any(h < 1 for h in self.hidden_sizes):
       raise ValueError(f"expected positive hidden_sizes, got {self.hidden_sizes}")
 
@@ -134,11 +144,16 @@ class MADE(ARModel):
       self.direct = MaskedDense(self.num_dims * self.head.num_params, use_bias=False,
                                 name="direct")
 
-  def _forward(self, x: jnp.ndarray, layer_masks, direct_mask) -> jnp.ndarray:
-    """``x [..., B, D]`` float, masks per layer -> raw ``[..., B, D * P]``."""
+  def _forward(self, x: jnp.ndarray, layer_masks, direct_mask,
+               train: bool = False) -> jnp.ndarray:
+    """``x [..., B, D]`` float, masks per layer -> raw ``[..., B, D * P]``;
+    ``train`` drops hidden units at ``dropout_rate``."""
     h = x
     for layer, mask in zip(self.hidden, layer_masks):
       h = nn.relu(layer(h, mask))
+      if train and self.dropout_rate > 0:
+        keep = jax.random.bernoulli(self.make_rng("dropout"), 1.0 - self.dropout_rate, h.shape)
+        h = jnp.where(keep, h / (1.0 - self.dropout_rate), 0.0)
     out = self.out(h, layer_masks[-1])
     if self.direct_connection:
       out = out + self.direct(x, direct_mask)
@@ -164,7 +179,8 @@ class MADE(ARModel):
       component = (jax.random.randint(self.make_rng("masks"), (), 0, self.num_masks)
                    if train else 0)
     layer_masks = [jnp.asarray(m)[component] for m in pool.layers]
-    raw = self._forward(self.flat_unit_input(x), layer_masks, jnp.asarray(pool.direct)[component])
+    raw = self._forward(self.flat_unit_input(x), layer_masks, jnp.asarray(pool.direct)[component],
+                        train=train)
     return raw.reshape(x.shape + (self.head.num_params,))
 
   def _ensemble_per_dim(self, x: jnp.ndarray) -> jnp.ndarray:

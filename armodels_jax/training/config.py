@@ -164,7 +164,7 @@ def apply_variant(cfg: ml_collections.ConfigDict, arg: str | None) -> ml_collect
 
   ``None`` leaves the experiment as it is; ``'tiny'`` shrinks it to a seconds-long smoke run (the
   tiny model size, batch 8, 2 steps, a small evaluation, samples at the last step, no intermediate
-  checkpoints), which the tests run for every config.
+  checkpoints, JAX's own device count), which the tests run for every config in one process.
 
   Raises:
     ValueError: ``arg`` is not one of `VARIANTS`.
@@ -184,6 +184,7 @@ def apply_variant(cfg: ml_collections.ConfigDict, arg: str | None) -> ml_collect
     t.checkpoint_every = 0
     t.sample_every = 2
     t.num_samples = 4
+    t.cpu_devices = 0  # The CPU split is fixed per process; a smoke run takes what the process has.
   return cfg
 
 

@@ -134,6 +134,7 @@ def _batch_sums(model, variables, array, labels, features, batch_size, mesh) -> 
   batch = min(int(batch_size), n)
   batch = -(-batch // n_dev) * n_dev  # Round up to a multiple of the device count.
   sharding = shd.batch_sharding(mesh)
+  serial = shd.one_program_at_a_time(mesh)
   sums = []
   for start in range(0, n, batch):
     idx = np.arange(start, start + batch)  # [B]
@@ -141,6 +142,8 @@ def _batch_sums(model, variables, array, labels, features, batch_size, mesh) -> 
     idx = np.where(idx < n, idx, 0)  # Padding rows repeat example 0 and are masked out.
     x, lab, feat = data.global_batch((array, labels, features), idx, sharding)
     sums.append(steps.eval_sums(model, variables, x, data.make_cond(lab, feat), np.int32(num_valid)))
+    if serial:
+      jax.block_until_ready(sums[-1])
   return sums
 
 
@@ -158,6 +161,7 @@ def _stream_sums(model, variables, array, labels, features, batch_size, mesh) ->
   rows = -(-streams // n_dev) * n_dev
   sharding = shd.batch_sharding(mesh)
   carry = jax.device_put(model.initial_carry(rows), sharding)
+  serial = shd.one_program_at_a_time(mesh)
   sums = []
   for k in range(per_stream):
     idx = np.arange(rows) * per_stream + k  # [S'] window of each stream
@@ -167,6 +171,8 @@ def _stream_sums(model, variables, array, labels, features, batch_size, mesh) ->
     nll, count, carry = steps.eval_carry_sums(model, variables, x, carry, data.make_cond(lab, feat),
                                               valid)
     sums.append((nll, count))
+    if serial:
+      jax.block_until_ready(sums[-1])
   return sums
 
 
@@ -305,6 +311,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   mesh = shd.make_mesh()
   shd.check_batch_size(t.batch_size, mesh)
   batch_sharding = shd.batch_sharding(mesh)
+  serial = shd.one_program_at_a_time(mesh)
 
   # Input.
   ds = data.load(cfg.data.name, **config_lib.data_options(cfg))
@@ -424,6 +431,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
         state, step_metrics = train_step(state, x, cond, np.bool_(position == 0))
       else:
         state, step_metrics = train_step(state, x, cond)
+      if serial:  # Several CPU devices of this process: one step in flight (shd.one_program_at_a_time).
+        jax.block_until_ready(step_metrics)
       step += 1
       window.add(step, step_metrics)
       progress.update(1)

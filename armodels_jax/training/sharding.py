@@ -13,7 +13,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-__all__ = ["make_mesh", "replicated", "batch_sharding", "check_batch_size", "set_cpu_devices"]
+__all__ = ["make_mesh", "replicated", "batch_sharding", "check_batch_size", "set_cpu_devices",
+           "one_program_at_a_time"]
 
 DATA_AXIS = "data"
 
@@ -21,10 +22,12 @@ DATA_AXIS = "data"
 def set_cpu_devices(count: int) -> None:
   """Splits the host's CPU into `count` JAX devices, so a train step runs data parallel over its cores.
 
-  XLA's CPU backend runs a convolution on one core (FACTS.md); with two CPU devices the two halves of a
-  batch convolve at the same time. Measured on the 2-core CPU of BENCHMARKS.md ("Training speed"): the
-  matched-shape PixelCNN step is about 18% faster with 2 devices and Gated PixelCNN about 10%, while
-  NADE, whose step is a long sequential scan, is several times slower; so it is a per-config choice
+  XLA's CPU backend runs a convolution, and each step of a scan, on one core (FACTS.md); with two CPU
+  devices the two halves of a batch run at the same time, and the train step (``jax.shard_map``, see
+  ``steps.make_train_step``) exchanges only the gradient. Measured on the 2-core CPU (BENCHMARKS.md,
+  "Two CPU devices"): NADE's step, a scan over 784 dimensions, is 1.55x faster on 2 devices, the
+  Row LSTM's and Diagonal BiLSTM's about 1.35x and PixelCNN's about 1.1x, while MADE's, two large
+  matmuls that already use both cores, is 2x slower; so it is a per-config choice
   (``train.cpu_devices``), off by default. The result equals the one-device run up to the order of the
   gradient's summation (tests/training/test_train_sharding.py). It has no effect on GPU and TPU devices.
 
@@ -71,3 +74,17 @@ def check_batch_size(batch_size: int, mesh: Mesh, what: str = "train.batch_size"
   n = mesh.devices.size
   if batch_size % n:
     raise ValueError(f"{what}={batch_size} must be divisible by the number of devices ({n})")
+
+
+def one_program_at_a_time(mesh: Mesh) -> bool:
+  """Whether a loop over `mesh` must wait for each program before it dispatches the next.
+
+  True when the mesh holds more than one CPU device of this process (``train.cpu_devices``). Their
+  collectives meet in memory, and with several steps in flight they can deadlock: measured with jax
+  0.10.2 on the 2-core CPU, a NADE train step (one all-reduce of the gradient) dispatched 400 times
+  without waiting hung at an all-reduce in 1 run in 3 to 8 (XLA aborts after its 40 s rendezvous
+  timeout); waiting for each step's metrics, 16 runs in 16 finished. The wait costs nothing measurable on
+  a CPU, where the step and the batch assembly share the cores anyway.
+  """
+  local = [d for d in mesh.devices.flat if d.process_index == jax.process_index()]
+  return len(local) > 1 and all(d.platform == "cpu" for d in local)

@@ -12,7 +12,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import optax
-from jax.sharding import Mesh
+from jax.sharding import Mesh, PartitionSpec as P
 
 from armodels_jax.api import bits_per_dim, log_prob_fn
 from armodels_jax.training import sharding as shd
@@ -22,9 +22,16 @@ from armodels_jax.training.state import TrainState, ema_update
 __all__ = ["make_train_step", "eval_sums", "eval_carry_sums", "tree_all_finite"]
 
 
-def _rngs(rng: jax.Array) -> dict[str, jax.Array]:
-  """The per-step streams, as `api.log_prob_fn` derives them."""
+def _rngs(rng: jax.Array, shard: jax.Array | None = None) -> dict[str, jax.Array]:
+  """The per-step streams, as `api.log_prob_fn` derives them from `rng`.
+
+  With `shard` (the index of this device's slice of the batch), the dropout stream is folded with it,
+  so the slices draw different dropout noise; the ``masks`` stream (one MADE mask set per step) stays
+  the same on every device.
+  """
   mask_key, dropout_key = jax.random.split(rng)
+  if shard is not None:
+    dropout_key = jax.random.fold_in(dropout_key, shard)
   return {"masks": mask_key, "dropout": dropout_key}
 
 
@@ -41,6 +48,14 @@ def make_train_step(
 
   The step donates `state`, draws its randomness from ``fold_in(state.rng, state.step)``, minimises the
   mean negative log-likelihood in nats, applies the optimizer and updates the EMA.
+
+  On a mesh of more than one device the loss and gradient run under ``jax.shard_map``: each device
+  differentiates the mean over its own slice of the batch, and one ``pmean`` over ``'data'`` averages
+  the losses and gradients (the global mean, since the slices are equal). Nothing inside the model is
+  partitioned by the compiler, which matters for the models whose likelihood is a scan over dimensions
+  (NADE, the LSTMs): partitioned automatically, NADE's scan reduced its weight gradient across the
+  devices at every one of its 784 steps (0.196 s a step on two CPU devices against 0.022 s on one,
+  BENCHMARKS.md). Each device draws its own dropout noise (`_rngs`).
 
   With ``tbptt`` (a stateful model) the step is ``(state, x, cond, reset) -> (state, metrics)``: the
   window ``x`` continues from ``state.carry`` (from ``model.initial_carry(B)`` instead when the bool
@@ -64,23 +79,42 @@ def make_train_step(
   if tbptt and not getattr(model, "stateful", False):
     raise ValueError(f"tbptt needs a stateful model (with initial_carry and log_prob_carry), got "
                      f"{type(model).__name__}")
+  parallel = mesh.devices.size > 1
 
-  def train_step(state: TrainState, x: jax.Array, cond: jax.Array | None, reset=None):
-    rng = jax.random.fold_in(state.rng, state.step)
+  def loss_and_grads(params, x, cond, rng, carry, reset):
+    """``(loss, new_carry, grads)`` of the batch it is given (one device's slice under shard_map)."""
+    shard = jax.lax.axis_index(shd.DATA_AXIS) if parallel else None
+    rngs = _rngs(rng, shard)
     if tbptt:
       fresh = model.initial_carry(x.shape[0])
-      carry = jax.tree.map(lambda a, b: jnp.where(reset, a, b), fresh, state.carry)
+      carry = jax.tree.map(lambda a, b: jnp.where(reset, a, b), fresh, carry)
 
       def loss_fn(params):
         per_dim, new_carry = model.apply({"params": params}, x, carry, True, cond,
-                                         method=model.log_prob_carry, rngs=_rngs(rng))  # [B, T]
+                                         method=model.log_prob_carry, rngs=rngs)  # [B, T]
         return -jnp.mean(per_dim.reshape(per_dim.shape[0], -1).sum(-1)), new_carry
     else:
       def loss_fn(params):
-        logp = log_prob_fn(model, {"params": params}, x, cond, train=True, rng=rng)  # [B]
-        return -jnp.mean(logp), {}
+        logp = log_prob_fn(model, {"params": params}, x, cond, train=True, rngs=rngs)  # [B]
+        return -jnp.mean(logp), carry
 
-    (loss, carry), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    (loss, new_carry), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    if parallel:
+      loss, grads = jax.lax.pmean((loss, grads), shd.DATA_AXIS)
+    return loss, new_carry, grads
+
+  if parallel:
+    batch = P(shd.DATA_AXIS)
+    in_specs = (P(), batch, batch, P(), batch, P())  # a spec is a prefix: it covers a pytree (or None)
+    # check_vma=False: the gradient of the replicated parameters is each device's own, averaged by the
+    # explicit pmean above (the models' scans start from constants, which the typed mode rejects).
+    loss_and_grads = jax.shard_map(loss_and_grads, mesh=mesh, in_specs=in_specs,
+                                   out_specs=(P(), batch, P()), check_vma=False)
+
+  def train_step(state: TrainState, x: jax.Array, cond: jax.Array | None, reset=None):
+    rng = jax.random.fold_in(state.rng, state.step)
+    reset = jnp.asarray(False) if reset is None else reset
+    loss, carry, grads = loss_and_grads(state.params, x, cond, rng, state.carry, reset)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     new_state = state.replace(

@@ -304,6 +304,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   mesh = shd.make_mesh()
   shd.check_batch_size(t.batch_size, mesh)
   batch_sharding = shd.batch_sharding(mesh)
+  serial = shd.one_program_at_a_time(mesh)
 
   ds = data.load(cfg.data.name, **config_lib.data_options(cfg))
   if len(ds.event_shape) != 3:
@@ -360,6 +361,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
       indices = data.batch_indices(ds.train.shape[0], t.batch_size, cfg.seed, step)
       x = data.global_batch(ds.train, indices, batch_sharding)
       state, metrics = train_step(state, x)
+      if serial:  # Several CPU devices of this process: one step in flight (shd.one_program_at_a_time).
+        jax.block_until_ready(metrics)
       pending.append(metrics)
       step += 1
       progress.update(1)

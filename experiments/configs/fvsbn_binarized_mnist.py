@@ -7,9 +7,15 @@ per pixel on all earlier pixels in raster order; no hidden layer, so every size 
 optimizer settings here (Adam, cosine schedule, EMA) are ours, and the stored data have no test split, so
 the validation split is reported.
 
-Budget: 30,000 steps (60 epochs) with decoupled weight decay 0.02 (AdamW): 99.26 nats on all 10,000
-validation images (2026-12-02), against 99.52 for 20,000 steps without it (the train NLL, 96.8, is below
-the paper's test number: the gap is overfitting; weight decay 0.3 underfits at 111.96). A few minutes on
+Budget: 20,000 steps (40 epochs) at a peak learning rate of 3e-3 with decoupled weight decay 0.01
+(AdamW): 99.04 nats on all 10,000 validation images at every evaluation from 13,000 steps on. The sweep behind
+it (2026-12-02, all at batch 100, validation NLL at the end): learning rate 1e-3 for 30,000 steps with
+weight decay 0.02 / 0.06 / 0.12: 99.26 (all 10,000) / 100.10 / 102.04; 3e-3 for 20,000 steps with weight
+decay 0 / 0.01: 99.11 / 99.04. At 1e-3 the weights are still moving at the end (136 nats after 2,500
+steps: Adam moves each weight at most about the learning rate a step), at 3e-3 the curve is flat from
+12,000 steps, so what is left is the model: the train NLL is 96.1 at the end, and the validation split is
+harder than the test split (the shipped checkpoint of 2026-12-01 measured 99.26 on validation and 98.52
+on the test split), so the paper's 97.45 on the test split corresponds to about 98.2 here. A few minutes on
 a quiet 2-core CPU (120-230 steps/s at batch 100).
 
 Launch::
@@ -32,5 +38,5 @@ PUBLISHED_TEST_NLL = 97.45
 def get_config(arg=None):
   """Returns the locked config; ``arg='tiny'`` shrinks it to a seconds-long smoke run."""
   common = training.load_config_module(__file__, "_common.py")
-  return common.dense_binarized_mnist("fvsbn", arg, size="paper", num_steps=30_000, eval_every=2500,
-                                      checkpoint_every=2500, weight_decay=0.02)
+  return common.dense_binarized_mnist("fvsbn", arg, size="paper", num_steps=20_000, learning_rate=3e-3,
+                                      eval_every=1000, checkpoint_every=2500, weight_decay=0.01)

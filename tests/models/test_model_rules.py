@@ -184,3 +184,35 @@ def test_made_training_draws_a_mask_set_per_step():
   seen = {round(float(log_prob_fn(model, variables, xs, train=True, rng=jax.random.key(s)).sum()), 4)
           for s in range(12)}
   assert seen <= per_k and len(seen) > 1
+
+
+def test_made_dropout_drops_hidden_units_in_training_only_and_keeps_causality():
+  """With ``dropout_rate`` a training pass draws hidden units from the ``'dropout'`` RNG (the same key,
+  the same pass; another key, another pass), while evaluation uses every unit and equals the model
+  without dropout; under any one dropout draw the outputs still depend only on earlier inputs."""
+  model = arm.models.create("made", event_shape=(6,), num_levels=2, size="tiny", num_masks=1,
+                            dropout_rate=0.5)
+  plain = arm.models.create("made", event_shape=(6,), num_levels=2, size="tiny", num_masks=1)
+  variables = jax.tree.map(lambda p: p * 2.0, arm.init(model, jax.random.key(7)))
+  xs = jnp.asarray(_all_inputs(model))
+
+  def train_raw(x, seed):
+    return np.asarray(model.apply(variables, x, train=True,
+                                  rngs={"masks": jax.random.key(0), "dropout": jax.random.key(seed)}))
+
+  np.testing.assert_array_equal(train_raw(xs, 1), train_raw(xs, 1))
+  assert np.abs(train_raw(xs, 1) - train_raw(xs, 2)).max() > 1e-3
+  evaluated = np.asarray(model.apply(variables, xs))
+  assert np.abs(train_raw(xs, 1) - evaluated).max() > 1e-3
+  np.testing.assert_array_equal(evaluated, np.asarray(plain.apply(variables, xs)))
+  # Causality of one dropout draw: changing dimensions >= t leaves the outputs of dimensions <= t.
+  rng = np.random.default_rng(0)
+  base = rng.integers(0, 2, size=(8, 6)).astype(np.int32)
+  raw = train_raw(base, 3)
+  for t in range(6):
+    pert = base.copy()
+    pert[:, t:] = rng.integers(0, 2, size=(8, 6 - t))
+    np.testing.assert_array_equal(train_raw(pert, 3)[:, : t + 1], raw[:, : t + 1])
+  with pytest.raises(ValueError, match="dropout_rate"):
+    arm.init(arm.models.create("made", event_shape=(6,), size="tiny", dropout_rate=1.0),
+             jax.random.key(0))

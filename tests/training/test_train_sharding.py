@@ -49,6 +49,7 @@ _SCRIPT = textwrap.dedent("""
     x = data.global_batch(data.load("digits").train, np.arange(8), training.batch_sharding(mesh))
     report["batch_shard_shapes"] = sorted({tuple(s.data.shape) for s in x.addressable_shards})
     report["param_devices"] = len(leaf.sharding.device_set)
+    report["one_program_at_a_time"] = training.sharding.one_program_at_a_time(mesh)
     report["losses"] = [r["loss"] for r in metrics_lib.read_metrics(workdir, "train")]
     report["valid_nll_nats"] = result["valid_nll_nats"]
     leaves = {jax.tree_util.keystr(p): np.asarray(v)
@@ -91,6 +92,10 @@ def test_four_devices_match_one(tmp_path):
   assert "divisible by the number of devices (4)" in four["bad_batch_error"]
   assert four["param_devices"] == 4 and four["param_replicated"]
   assert four["batch_shard_shapes"] == [[2, 8, 8, 1]]  # A batch of 8 is split 4 ways.
+  # Several CPU devices in one process: the loops keep one program in flight (their collectives meet
+  # in memory and can deadlock otherwise); one device runs asynchronously.
+  assert four["one_program_at_a_time"] and two["one_program_at_a_time"]
+  assert not one["one_program_at_a_time"]
   np.testing.assert_allclose(four["losses"], one["losses"], rtol=1e-5)
   np.testing.assert_allclose(four["valid_nll_nats"], one["valid_nll_nats"], rtol=1e-5)
   assert sorted(params1) == sorted(params4) and params1
@@ -112,3 +117,20 @@ def test_cpu_devices_after_jax_started_is_an_error():
   sharding.set_cpu_devices(have)  # already so: fine
   with pytest.raises(ValueError, match="before JAX runs anything"):
     sharding.set_cpu_devices(have + 1)
+
+
+def test_each_device_draws_its_own_dropout_and_the_same_masks():
+  """Under shard_map every device gets the step's key: the dropout stream is folded with the device's
+  index (different noise on each slice of the batch), the MADE mask stream is not (one mask set per
+  step), and without an index the streams are the ones `api.log_prob_fn` derives from the key."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from armodels_jax.training import steps  # pylint: disable=g-import-not-at-top
+  key = jax.random.PRNGKey(3)
+  mask_key, dropout_key = jax.random.split(key)
+  one = steps._rngs(key)
+  np.testing.assert_array_equal(jax.random.key_data(one["masks"]), jax.random.key_data(mask_key))
+  np.testing.assert_array_equal(jax.random.key_data(one["dropout"]), jax.random.key_data(dropout_key))
+  shard0, shard1 = steps._rngs(key, 0), steps._rngs(key, 1)
+  np.testing.assert_array_equal(jax.random.key_data(shard0["masks"]), jax.random.key_data(mask_key))
+  np.testing.assert_array_equal(jax.random.key_data(shard1["masks"]), jax.random.key_data(mask_key))
+  assert not np.array_equal(jax.random.key_data(shard0["dropout"]), jax.random.key_data(shard1["dropout"]))

@@ -83,8 +83,8 @@ def one_program_at_a_time(mesh: Mesh) -> bool:
   collectives meet in memory, and with several steps in flight they can deadlock: measured with jax
   0.10.2 on the 2-core CPU, a NADE train step (one all-reduce of the gradient) dispatched 400 times
   without waiting hung at an all-reduce in 1 run in 3 to 8 (XLA aborts after its 40 s rendezvous
-  timeout); waiting for each step's metrics, 16 runs in 16 finished. The wait costs nothing measurable on
-  a CPU, where the step and the batch assembly share the cores anyway.
+  timeout); waiting for each step's metrics, 16 runs in 16 finished. What the wait gives up is the
+  overlap of the next batch's assembly with the step; ``bench_train.py`` times every step with it.
   """
   local = [d for d in mesh.devices.flat if d.process_index == jax.process_index()]
   return len(local) > 1 and all(d.platform == "cpu" for d in local)

@@ -274,9 +274,13 @@ def export(workdir: str, out: str, *, step: int | None = None,
   out = os.path.abspath(out)
   if os.path.exists(out):
     raise ValueError(f"expected a new output folder, got the existing {out!r}")
-  _, variables, cfg = loop.restore(workdir, step)
+  model, variables, cfg = loop.restore(workdir, step)
+  if model_overrides:
+    model = model.clone(**model_overrides)
   os.makedirs(out)
-  checkpointing.save_params(os.path.join(out, checkpointing.PARAMS_DIR), variables["params"])
+  # The same function; entries no computation reads may be zeroed so the file compresses.
+  checkpointing.save_params(os.path.join(out, checkpointing.PARAMS_DIR),
+                            model.export_params(variables["params"]))
   shutil.copyfile(os.path.join(workdir, loop.MODEL_FILE), os.path.join(out, loop.MODEL_FILE))
   if model_overrides:
     for key, value in model_overrides.items():

@@ -2,7 +2,11 @@ r"""Ships a trained run as ``pretrained/<name>/``: exports its evaluation parame
 
 The manifest records the config file, the data, the steps, the wall time (from metrics.jsonl), the
 machine, the validation NLL on the first 500 validation images (what the test re-checks, to 0.5 nats)
-and on all of them (``--full-valid``), the published number, and the sha256 of every file.
+and on all of them (``--full-valid``), the published number, the run's learning curve (``valid_curve``:
+step, validation NLL, images, for every evaluation logged in training), and the sha256 of every file.
+The parameters are stored as the model's ``export_params`` gives them: the same function, with the
+entries that no computation reads set to zero where the model knows them (MADE's masked-out weights),
+so that the checkpoint compresses.
 
   python experiments/make_pretrained.py --workdir runs/nade --name nade_binarized_mnist \
       --config experiments/configs/nade_binarized_mnist.py [--best] [--full-valid] [--force]
@@ -100,6 +104,8 @@ def main(argv=None) -> int:
       "date": datetime.date.today().isoformat(),
       f"{split}_first{FIRST}_nll_nats": first["nll_nats"],
   }
+  # The learning curve: every validation record of the run, [step, NLL in nats, images evaluated].
+  info["valid_curve"] = training.valid_curve(args.workdir)
   if warm_start:
     info["warm_start"] = warm_start
   if stream:

@@ -89,6 +89,10 @@ def test_export_round_trip_and_tamper_check(tmp_path, monkeypatch):
   assert model == ref_model
   x = np.random.default_rng(0).integers(0, model.num_levels, (4,) + model.event_shape)
   np.testing.assert_array_equal(arm.log_prob(model, variables, x), arm.log_prob(ref_model, ref_vars, x))
+  # Shipped as `export_params` gives them: the entries no mask set reads are zero, the rest as trained.
+  out_kernel, ref_kernel = (np.asarray(v["params"]["out"]["kernel"]) for v in (variables, ref_vars))
+  assert (out_kernel == 0).any() and not (ref_kernel == 0).any()
+  np.testing.assert_array_equal(out_kernel[out_kernel != 0], ref_kernel[out_kernel != 0])
   # The CLI evaluates an exported workdir as it is.
   np.savez(tmp_path / "x.npz", x=x)
   metrics = eval_workdir(str(tmp_path / "shipped" / "made_tiny"), npz=str(tmp_path / "x.npz"))

@@ -107,7 +107,8 @@ def test_shipped_rows_come_from_their_manifests(tmp_path):
   assert [r["name"] for r in updated] == ["fvsbn_binarized_mnist"] + [r["name"] for r in rows]
   assert updated[1:] == rows
   table = (tmp_path / "table.md").read_text()
-  assert table.count("| `") == 3 and "the rows not run then (2) as the table had them before" in table
+  main_table = table.split("The unmet rows")[0]
+  assert main_table.count("| `") == 3 and "the rows not run then (2) as the table had them before" in table
 
 
 def test_warm_start_copies_the_shipped_checkpoint_once(tmp_path, monkeypatch):
@@ -132,3 +133,28 @@ def test_warm_start_copies_the_shipped_checkpoint_once(tmp_path, monkeypatch):
   rp.train(row, workdir, tiny=False, device=None)
   assert f"--config.train.init_from={source}" in calls[0]
   assert not any("init_from" in c for c in calls[1])
+
+
+def test_projection_extrapolates_the_curve_per_doubling_of_steps():
+  """An unmet row's "what it would take": the gain of the curve's last doubling of steps, continued to
+  the target; flat when more steps gain (almost) nothing; nothing for a met row."""
+  rp = _module()
+  row = {"curve": [[5000, 90.0, 2000], [10000, 84.0, 2000], [20000, 83.0, 2000]], "met": False,
+         "valid_nll_nats": 83.3, "target": 80.3, "seconds_per_step": 0.1}
+  p = rp.projection(row)
+  assert (p["from_step"], p["to_step"]) == (10000, 20000)
+  assert p["gain_per_doubling"] == pytest.approx(1.0) and p["gap"] == pytest.approx(3.0)
+  assert p["total_steps"] == 160_000  # 3 more doublings of 20,000 steps
+  assert p["hours_more"] == pytest.approx(140_000 * 0.1 / 3600)
+  # A warm start's earlier steps count in the doublings: 10,000 before, so 20,000 -> 30,000 in all.
+  p = rp.projection({**row, "curve": row["curve"][1:], "steps_before": 10000})
+  assert p["gain_per_doubling"] == pytest.approx(1.0 / np.log2(30000 / 20000))
+  # Records on other images than the last one's are not compared with it.
+  p = rp.projection({**row, "curve": [[10000, 70.0, 500]] + row["curve"][2:]})
+  assert p is None
+  flat = rp.projection({**row, "curve": [[10000, 83.02, 2000], [20000, 83.0, 2000]]})
+  assert flat["flat"] and "total_steps" not in flat
+  assert rp.projection({**row, "met": True}) is None
+  table = rp.curves_markdown([{**row, "name": "x", "projection": rp.projection(row)}])
+  assert "| `x` | 90.00 / 84.00 / 83.00 at 5k / 10k / 20k (first 2,000) |" in table
+  assert "at least 160,000 steps in all, about 3.9 more hours here" in table

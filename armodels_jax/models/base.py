@@ -135,6 +135,12 @@ class ARModel(nn.Module):
     conditionals exactly as a float32 model does."""
     return self if self.dtype == "float32" else self.clone(dtype="float32")
 
+  def export_params(self, params: Any) -> Any:
+    """The parameters as a checkpoint ships them (``pretrained.export``): the same function, where
+    a model may set to zero the entries that no computation reads, so that the stored file
+    compresses. The identity here."""
+    return params
+
   def flat_unit_input(self, x: jnp.ndarray) -> jnp.ndarray:
     """``[B, *event_shape]`` integer levels -> ``[B, D]`` floats in ``[0, 1]`` (the dense models' input)."""
     return x.reshape(x.shape[0], -1).astype(jnp.float32) / (self.num_levels - 1)

@@ -32,6 +32,7 @@ from armodels_jax.training.loop import warm_start_source
 from armodels_jax.training.metrics import MetricWriter
 from armodels_jax.training.metrics import best_step
 from armodels_jax.training.metrics import read_metrics
+from armodels_jax.training.metrics import valid_curve
 from armodels_jax.training.metrics import train_wall_seconds
 from armodels_jax.training.optim import make_optimizer
 from armodels_jax.training.optim import make_schedule
@@ -66,6 +67,7 @@ __all__ = [
     "MetricWriter",
     "best_step",
     "read_metrics",
+    "valid_curve",
     "train_wall_seconds",
     "replicated",
     "restore",

@@ -73,6 +73,14 @@ def read_metrics(workdir: str, split: str | None = None) -> list[dict[str, Any]]
   return [r for r in records if split is None or r.get("split") == split]
 
 
+def valid_curve(workdir: str) -> list[list]:
+  """The run's learning curve: ``[step, valid NLL (nats), images evaluated]`` for every validation
+  record of metrics.jsonl, by step (the last record of a step evaluated twice)."""
+  by_step = {int(r["step"]): [int(r["step"]), float(r["nll_nats"]), int(r.get("n", 0))]
+             for r in read_metrics(workdir, "valid") if "nll_nats" in r}
+  return [by_step[k] for k in sorted(by_step)]
+
+
 def train_wall_seconds(workdir: str) -> float | None:
   """Training wall time estimated from the train records of metrics.jsonl, scaled from the first to
   the last logged step over all steps (start-up excluded); None with fewer than two records."""

@@ -260,7 +260,8 @@ def projection(entry: dict) -> dict | None:
   Optimistic in one way and not in another: the curve's earlier point is mid-schedule (its learning rate
   not yet annealed), which makes the gain per doubling look larger; and the gains of a model of this
   size flatten out, which a line in log-steps does not show. So it is a floor on the steps a model of
-  this size needs, and says when the size, not the steps, is the limit ("flat")."""
+  this size needs, and says when more steps are not what is missing ("flat": under 0.1 nats per
+  doubling; "overfits": the end of the curve is over 0.05 nats above its best)."""
   points = entry.get("curve") or []
   points = [p for p in points if p[2] == points[-1][2]]  # On the same images as the last.
   if entry.get("met") or len(points) < 2:
@@ -272,6 +273,9 @@ def projection(entry: dict) -> dict | None:
   gain = (half[1] - last[1]) / doublings
   gap = entry["valid_nll_nats"] - entry["target"]
   result = {"from_step": half[0], "to_step": last[0], "gain_per_doubling": gain, "gap": gap}
+  best = min(points, key=lambda p: p[1])
+  if last[1] - best[1] > 0.05:  # Worse at the end than at its best by more than evaluation noise.
+    result["overfits_after"] = best[0]
   if gain < 0.1:
     result["flat"] = True
     return result
@@ -332,10 +336,13 @@ def curves_markdown(results: list[dict]) -> str:
       continue
     p = r.get("projection")
     if p is None:
-      what = "no curve to extrapolate" if not r.get("curve") else "-"
+      what = "no curve recorded (shipped before manifests kept one)" if not r.get("curve") else "-"
+    elif "overfits_after" in p:
+      what = (f"overfits after step {p['overfits_after']:,} (the curve's best): more steps do not close "
+              f"the gap; regularisation or a larger model")
     elif p.get("flat"):
       what = (f"flat: {p['gain_per_doubling']:.2f} nats per doubling of the steps ({p['from_step']:,} to "
-              f"{p['to_step']:,}); a larger model, not more steps")
+              f"{p['to_step']:,}): more steps of this model do not close the gap")
     else:
       more = p.get("hours_more")
       hours = "" if more is None else f", about {more:.1f} more hours here" if more < 10 else \

@@ -153,7 +153,10 @@ def test_projection_extrapolates_the_curve_per_doubling_of_steps():
   p = rp.projection({**row, "curve": [[10000, 70.0, 500]] + row["curve"][2:]})
   assert p is None
   flat = rp.projection({**row, "curve": [[10000, 83.02, 2000], [20000, 83.0, 2000]]})
-  assert flat["flat"] and "total_steps" not in flat
+  assert flat["flat"] and "total_steps" not in flat and "overfits_after" not in flat
+  over = rp.projection({**row, "curve": [[10000, 82.9, 2000], [20000, 83.0, 2000]]})
+  assert over["overfits_after"] == 10000 and over["flat"]
+  assert "overfits after step 10,000" in rp.curves_markdown([{**row, "name": "x", "projection": over}])
   assert rp.projection({**row, "met": True}) is None
   table = rp.curves_markdown([{**row, "name": "x", "projection": rp.projection(row)}])
   assert "| `x` | 90.00 / 84.00 / 83.00 at 5k / 10k / 20k (first 2,000) |" in table

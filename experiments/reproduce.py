@@ -16,6 +16,10 @@ shipped run where a row has been rerun since, else the planned long run), in ord
 3. With ``--test-npz`` (users who have the standard test split, e.g. from tfds), the same checkpoint is
    also evaluated on it.
 
+Under the table, each unmet row's learning curve (the validation records of its run, or the
+``valid_curve`` of its shipped manifest), its seconds per step, and what more steps of the same model
+would take (`projection`: a floor), or why more steps would not do ("flat", "overfits").
+
 The table goes to ``--out`` (default ``experiments/results/reproduce``) as ``.md`` and ``.json``;
 ``experiments/README.md`` shows it. The published numbers are the papers' test NLL (nats); ours are on the
 validation split (the stored data withhold the test split), and the target of the rows without a
@@ -110,8 +114,8 @@ ROWS = (
     # within a CPU session, on two CPU devices (the row's config).
     Row("row_lstm_binarized_mnist", "images", f"{_PIXELRNN}: Row LSTM", 80.54,
         _IMAGE + ("train.num_steps=20000",)),
-    # 14,000 steps from the shipped checkpoint of 10,000 steps (itself 10,000 from the first shipped 1,500),
-    # with --warm-start, on two CPU devices.
+    # 14,000 steps a phase, each from the shipped checkpoint of the phase before (--warm-start; the chain:
+    # 1,500, then 10,000, then 14,000 steps), on two CPU devices.
     Row("diagonal_bilstm_binarized_mnist", "images", f"{_PIXELRNN}: Diagonal BiLSTM", 79.20,
         _IMAGE + ("train.num_steps=14000",)),
     Row("gated_pixelcnn_binarized_mnist", "images", "Gated PixelCNN (no MNIST row)", None, _IMAGE,

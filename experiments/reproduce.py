@@ -240,19 +240,29 @@ def shipped(row: Row) -> dict | None:
           "valid_nll_nats": info["valid_nll_nats"] if full else info["valid_first500_nll_nats"],
           "train_wall_seconds": info.get("train_wall_seconds"),
           "curve": info.get("valid_curve", []),
-          "steps_before": int(info.get("warm_start", {}).get("source_steps", 0)),
+          "steps_before": _chain_steps(info.get("warm_start")),
           "source": f"pretrained/{row.name} ({info['date']})"}
 
 
+def _chain_steps(warm_start: dict | None) -> int:
+  """The steps behind a manifest's ``warm_start`` record: its source's steps, and those of the source's
+  own warm start in turn (``source_warm_start``), to the first run of the chain."""
+  total = 0
+  while warm_start:
+    total += int(warm_start.get("source_steps", 0))
+    warm_start = warm_start.get("source_warm_start")
+  return total
+
+
 def steps_before(source: str | None) -> int:
-  """The steps behind a warm start's source (an exported checkpoint): its own steps, and those of the
-  source it was warm-started from in turn, as its manifest records them; 0 for none."""
+  """The steps behind a warm start's source (an exported checkpoint): its own steps and those of the
+  chain of warm starts before it, as its manifest records them; 0 for none."""
   path = os.path.join(source, "manifest.json") if source else ""
   if not os.path.exists(path):
     return 0
   with open(path) as f:
     info = json.load(f)
-  return int(info.get("steps", 0)) + int(info.get("warm_start", {}).get("source_steps", 0))
+  return int(info.get("steps", 0)) + _chain_steps(info.get("warm_start"))
 
 
 def projection(entry: dict) -> dict | None:

@@ -161,3 +161,14 @@ def test_projection_extrapolates_the_curve_per_doubling_of_steps():
   table = rp.curves_markdown([{**row, "name": "x", "projection": rp.projection(row)}])
   assert "| `x` | 90.00 / 84.00 / 83.00 at 5k / 10k / 20k (first 2,000) |" in table
   assert "at least 160,000 steps in all, about 3.9 more hours here" in table
+
+
+def test_steps_before_follows_the_chain_of_warm_starts(tmp_path):
+  """A warm start's source may itself be warm-started: its steps count, and those of every source before."""
+  rp = _module()
+  assert rp.steps_before(None) == 0 and rp.steps_before(str(tmp_path / "none")) == 0
+  source = tmp_path / "source"
+  source.mkdir()
+  (source / "manifest.json").write_text(json.dumps({"steps": 14000, "warm_start": {
+      "source_steps": 10000, "source_warm_start": {"source_steps": 1500}}}))
+  assert rp.steps_before(str(source)) == 25500

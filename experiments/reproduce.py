@@ -271,9 +271,9 @@ def projection(entry: dict) -> dict | None:
   until the target; with the run's seconds per step on its machine, the hours that is. None for a met
   row or a curve too short to extrapolate.
 
-  Optimistic in one way and not in another: the curve's earlier point is mid-schedule (its learning rate
-  not yet annealed), which makes the gain per doubling look larger; and the gains of a model of this
-  size flatten out, which a line in log-steps does not show. So it is a floor on the steps a model of
+  Optimistic in two ways: the curve's earlier point is mid-schedule (its learning rate not yet
+  annealed), which makes the gain per doubling look larger; and the gains of a model of this size
+  flatten out, which a line in log-steps does not show. So it is a floor on the steps a model of
   this size needs, and says when more steps are not what is missing ("flat": under 0.1 nats per
   doubling; "overfits": the end of the curve is over 0.05 nats above its best)."""
   points = entry.get("curve") or []
@@ -281,6 +281,9 @@ def projection(entry: dict) -> dict | None:
   if entry.get("met") or len(points) < 2:
     return None
   offset = int(entry.get("steps_before", 0))
+  points = [p for p in points if p[0] + offset > 0]  # A record before any training has no log-step.
+  if len(points) < 2:
+    return None
   last = points[-1]
   half = min(points[:-1], key=lambda p: abs((p[0] + offset) - (last[0] + offset) / 2))
   doublings = math.log2((last[0] + offset) / (half[0] + offset))

@@ -254,14 +254,19 @@ def _chain_steps(warm_start: dict | None) -> int:
   return total
 
 
+def _comparable(points: list[list]) -> list[list]:
+  """The records of a curve on the same images as its last one (``[step, nll, images]``)."""
+  return [p for p in points if p[2] == points[-1][2]] if points else []
+
+
 def steps_before(source: str | None) -> int:
   """The steps behind a warm start's source (an exported checkpoint): its own steps and those of the
   chain of warm starts before it, as its manifest records them; 0 for none."""
+  from armodels_jax import checkpointing  # pylint: disable=g-import-not-at-top
   path = os.path.join(source, "manifest.json") if source else ""
   if not os.path.exists(path):
     return 0
-  with open(path) as f:
-    info = json.load(f)
+  info = checkpointing.read_json(path)
   return int(info.get("steps", 0)) + _chain_steps(info.get("warm_start"))
 
 
@@ -276,8 +281,7 @@ def projection(entry: dict) -> dict | None:
   flatten out, which a line in log-steps does not show. So it is a floor on the steps a model of
   this size needs, and says when more steps are not what is missing ("flat": under 0.1 nats per
   doubling; "overfits": the end of the curve is over 0.05 nats above its best)."""
-  points = entry.get("curve") or []
-  points = [p for p in points if p[2] == points[-1][2]]  # On the same images as the last.
+  points = _comparable(entry.get("curve") or [])
   if entry.get("met") or len(points) < 2:
     return None
   offset = int(entry.get("steps_before", 0))
@@ -302,6 +306,14 @@ def projection(entry: dict) -> dict | None:
   if seconds_per_step:
     result["hours_more"] = (total - last[0] - offset) * seconds_per_step / 3600
   return result
+
+
+def _assess(entry: dict) -> None:
+  """Adds to a row's entry whether it meets its target, its seconds per step, and its `projection`."""
+  entry["met"] = bool(entry["valid_nll_nats"] <= entry["target"])
+  if entry.get("train_wall_seconds") and entry["steps_trained"]:
+    entry["seconds_per_step"] = entry["train_wall_seconds"] / entry["steps_trained"]
+  entry["projection"] = projection(entry)
 
 
 def _hours(seconds: float | None) -> str:
@@ -337,7 +349,7 @@ def _curve_text(points: list[list]) -> str:
   if not points:
     return "-"
   n = points[-1][2]
-  shown = [p for p in points if p[2] == n]
+  shown = _comparable(points)
   if len(shown) > 8:  # The first, then evenly spaced, then the last.
     shown = [shown[round(i * (len(shown) - 1) / 7)] for i in range(8)]
   return (" / ".join(f"{p[1]:.2f}" for p in shown) + " at " + " / ".join(f"{p[0] / 1000:g}k" for p in shown)
@@ -436,10 +448,7 @@ def main(argv=None) -> int:
         if shipped(row) is None:
           raise ValueError("no run under --root and nothing shipped")
         entry.update(shipped(row))
-        entry["met"] = bool(entry["valid_nll_nats"] <= entry["target"])
-        if entry.get("train_wall_seconds") and entry["steps_trained"]:
-          entry["seconds_per_step"] = entry["train_wall_seconds"] / entry["steps_trained"]
-        entry["projection"] = projection(entry)
+        _assess(entry)
         results.append(entry)
         continue
       entry.update(evaluate(row, workdir, tiny=args.tiny, test=test, batch_size=args.batch_size))
@@ -449,12 +458,9 @@ def main(argv=None) -> int:
       if warm:
         entry["warm_start"] = warm
         entry["source"] += f", warm-started from {warm}"
-      entry["met"] = bool(entry["valid_nll_nats"] <= entry["target"])
       entry["curve"] = training.valid_curve(workdir)
       entry["steps_before"] = steps_before(warm)
-      if entry.get("train_wall_seconds") and entry["steps_trained"]:
-        entry["seconds_per_step"] = entry["train_wall_seconds"] / entry["steps_trained"]
-      entry["projection"] = projection(entry)
+      _assess(entry)
     except (RuntimeError, ValueError, FileNotFoundError) as e:
       entry["error"] = str(e)
     results.append(entry)

@@ -134,8 +134,7 @@ def _warm_start(workdir: str) -> dict | None:
   record = {"from": source}
   manifest = os.path.join(source, "manifest.json")
   if os.path.isfile(manifest):
-    with open(manifest) as f:
-      m = json.load(f)
+    m = checkpointing.read_json(manifest)
     record.update({f"source_{k}": m[k] for k in ("steps", "steps_trained", "train_wall_seconds", "date",
                                                    "warm_start") if k in m})
   return record

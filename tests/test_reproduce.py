@@ -4,6 +4,7 @@ The tiny row trains 2 steps of the config's ``:tiny`` variant on the embedded di
 file is absent in a user's clone), so the test needs nothing outside the repository.
 """
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -66,6 +67,11 @@ def test_tiny_row_trains_evaluates_and_tabulates(tmp_path):
   run = str(tmp_path / "runs" / "made_1h_1mask_binarized_mnist")
   assert os.path.isdir(os.path.join(REPO, "pretrained", "made_1h_1mask_binarized_mnist"))
   assert rp.warm_start_source(rp.select("made_1h_1mask_binarized_mnist")[0], run) is None
+  # A row with ``eval_examples`` (NADE-k) is evaluated on the first that many validation images.
+  first = rp.evaluate(dataclasses.replace(rp.select("made_1h_1mask_binarized_mnist")[0], eval_examples=7),
+                      run, tiny=False, test=None, batch_size=100)
+  assert first["valid_examples"] == 7 and first["step"] == 2 and 0 < first["valid_nll_nats"] < 1e4
+  assert first["valid_nll_nats"] != row["valid_nll_nats"]  # 7 images, not the tiny mode's 16
   # Rebuilding the table reuses the cached evaluation (same step, same options) and trains nothing.
   again = subprocess.run(command + ["--eval-only"], capture_output=True, text=True, timeout=300, cwd=REPO)
   assert again.returncode == 0, again.stderr[-4000:]

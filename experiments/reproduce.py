@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import hashlib
 import json
 import math
 import os
@@ -130,9 +131,13 @@ ROWS = (
     # Gated PixelCNN and PixelSNAIL: phases warm-started from the shipped checkpoint (--warm-start), each a
     # schedule that anneals within an hour of a CPU, validated often enough for a learning curve.
     Row("gated_pixelcnn_binarized_mnist", "images", "Gated PixelCNN (no MNIST row)", None,
-        _IMAGE + ("train.num_steps=2000", "train.eval_every=500", "train.warmup_steps=200"),
+        _IMAGE + ("train.num_steps=10000", "train.eval_every=1000", "train.warmup_steps=200"),
         target=BEST_PIXELRNN),
-    Row("pixelcnn_pp_binarized_mnist", "images", "PixelCNN++ (no MNIST row)", None, _IMAGE,
+    # PixelCNN++: the shipped run is a second phase of 10,000 steps at a lower learning rate,
+    # warm-started (--warm-start) from the 25,000-step run of the row's config (``_IMAGE`` alone).
+    Row("pixelcnn_pp_binarized_mnist", "images", "PixelCNN++ (no MNIST row)", None,
+        _IMAGE + ("train.num_steps=10000", "train.learning_rate=0.0002", "train.warmup_steps=500",
+                  "train.eval_every=2500"),
         target=BEST_PIXELRNN),
     Row("pixelsnail_binarized_mnist", "images", "PixelSNAIL (no MNIST row)", None,
         _IMAGE + ("train.num_steps=4000", "train.eval_every=1000", "train.warmup_steps=200"),
@@ -173,14 +178,17 @@ def _train_options(row: Row, tiny: bool) -> tuple[str, list[str]]:
 def warm_start_source(row: Row, workdir: str, pretrained_dir: str = os.path.join(REPO, "pretrained")
                       ) -> str | None:
   """For ``--warm-start``: the parameters a row whose workdir holds no checkpoint begins from, a copy of
-  its shipped checkpoint (``<workdir>.shipped``, made once, so that shipping the new run over
-  ``pretrained/<name>`` leaves the source in place); None when the row has a run to resume or nothing is
-  shipped."""
+  its shipped checkpoint (``<workdir>.shipped-<first 8 hex of its manifest's sha256>``, made once per
+  shipped checkpoint: shipping the new run over ``pretrained/<name>`` leaves its source in place, and the
+  next phase, in an emptied workdir, begins from a copy of what is shipped then, not of an older one);
+  None when the row has a run to resume or nothing is shipped."""
   from armodels_jax import checkpointing  # pylint: disable=g-import-not-at-top
   shipped_dir = os.path.join(pretrained_dir, row.name)
   if checkpointing.latest_step(workdir) is not None or not os.path.isdir(shipped_dir):
     return None
-  copy = workdir.rstrip(os.sep) + ".shipped"
+  with open(os.path.join(shipped_dir, "manifest.json"), "rb") as f:
+    digest = hashlib.sha256(f.read()).hexdigest()[:8]
+  copy = f"{workdir.rstrip(os.sep)}.shipped-{digest}"
   if not os.path.isdir(copy):
     shutil.copytree(shipped_dir, copy + ".partial", dirs_exist_ok=True)
     os.replace(copy + ".partial", copy)
@@ -431,8 +439,8 @@ def main(argv=None) -> int:
                       "shipped checkpoint's manifest (pretrained/<name>)")
   parser.add_argument("--warm-start", action="store_true",
                       help="a row without a run under --root begins from its shipped checkpoint "
-                      "(pretrained/<name>, copied to <root>/<name>.shipped) with the row's whole schedule, "
-                      "instead of from scratch (train.init_from)")
+                      "(pretrained/<name>, copied to <root>/<name>.shipped-<hash>) with the row's whole "
+                      "schedule, instead of from scratch (train.init_from)")
   parser.add_argument("--batch-size", type=int, default=500, help="evaluation batch size")
   args = parser.parse_args(argv)
   try:
@@ -469,7 +477,8 @@ def main(argv=None) -> int:
         results.append(entry)
         continue
       entry.update(evaluate(row, workdir, tiny=args.tiny, test=test, batch_size=args.batch_size))
-      entry["source"] = "run " + (os.path.relpath(workdir, REPO) if workdir.startswith(REPO) else workdir)
+      run = os.path.realpath(workdir)  # where the run is, when <root>/<row> links to it
+      entry["source"] = "run " + (os.path.relpath(run, REPO) if run.startswith(REPO + os.sep) else run)
       from armodels_jax import training  # pylint: disable=g-import-not-at-top
       warm = training.warm_start_source(workdir)
       if warm:

@@ -8,6 +8,7 @@ import dataclasses
 import importlib.util
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -125,14 +126,16 @@ def test_warm_start_copies_the_shipped_checkpoint_once(tmp_path, monkeypatch):
   (pretrained / row.name).mkdir(parents=True)
   (pretrained / row.name / "manifest.json").write_text('{"steps": 2500}')
   source = rp.warm_start_source(row, workdir, str(pretrained))
-  assert source == workdir + ".shipped"
-  assert json.loads((tmp_path / "runs" / (row.name + ".shipped") / "manifest.json").read_text()) == {
-      "steps": 2500}
-  # Shipping the new run replaces pretrained/<name>; the copy the run began from stays as it was.
+  assert source.startswith(workdir + ".shipped-") and os.path.dirname(source) == str(tmp_path / "runs")
+  assert json.loads((pathlib.Path(source) / "manifest.json").read_text()) == {"steps": 2500}
+  assert rp.warm_start_source(row, workdir, str(pretrained)) == source  # copied once
+  # Shipping the new run replaces pretrained/<name>: the copy the run began from stays as it was, and
+  # the next phase (an emptied workdir) begins from a copy of the new shipped checkpoint.
   (pretrained / row.name / "manifest.json").write_text('{"steps": 9}')
-  assert rp.warm_start_source(row, workdir, str(pretrained)) == source
-  assert json.loads((tmp_path / "runs" / (row.name + ".shipped") / "manifest.json").read_text()) == {
-      "steps": 2500}
+  following = rp.warm_start_source(row, workdir, str(pretrained))
+  assert following != source and json.loads((pathlib.Path(following) / "manifest.json").read_text()) == {
+      "steps": 9}
+  assert json.loads((pathlib.Path(source) / "manifest.json").read_text()) == {"steps": 2500}
   calls = []
   monkeypatch.setattr(rp.subprocess, "call", lambda command, **_: calls.append(command) or 0)
   rp.train(row, workdir, tiny=False, device=None, init_from=source)

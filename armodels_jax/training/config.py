@@ -60,7 +60,9 @@ Schema (defaults in brackets)::
                                    (``pretrained/<name>``): its EMA parameters where it kept them, as
                                    ``arm.load`` reads them; step, optimizer state, schedule and EMA start
                                    afresh. A run that already has a checkpoint resumes from it and
-                                   ignores this. The model must have the same parameter shapes.
+                                   ignores this (its config.json keeps the source it began from, what
+                                   a shipped manifest's ``warm_start`` records). The model must have
+                                   the same parameter shapes.
   train.sample_every      [0]      steps between sample grids (0: never)
   train.num_samples       [16]
   train.sample_method     ['cached'] 'cached' | 'naive'

@@ -28,6 +28,7 @@ streams, ``...`` the event shape.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import os
@@ -188,6 +189,27 @@ def _read_config(workdir: str) -> ml_collections.ConfigDict:
     return config_lib.config_from_json(f.read())
 
 
+def _keep_warm_start_record(cfg: ml_collections.ConfigDict, workdir: str) -> ml_collections.ConfigDict:
+  """On a resumed run, the ``train.init_from`` the run began from, as its config.json records it.
+
+  A resumed run restores its parameters from its checkpoint, so ``init_from`` is not read again; a resume
+  command without it must not erase the record (``warm_start_source``, the shipped manifest's
+  ``warm_start``), and one with another source cannot change where the run began.
+  """
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.isfile(path) or checkpointing.latest_step(workdir) is None:
+    return cfg
+  began_from = str(_read_config(workdir).train.get("init_from") or "")
+  if began_from == str(cfg.train.init_from or ""):
+    return cfg
+  if cfg.train.init_from:
+    log.warning("train.init_from=%s is ignored: resuming the run in %s, which began from %s",
+                cfg.train.init_from, workdir, began_from or "scratch")
+  cfg = copy.deepcopy(cfg)
+  cfg.train.init_from = began_from
+  return cfg
+
+
 def warm_start_source(workdir: str) -> str:
   """The ``train.init_from`` a run in ``workdir`` began from ('' for a run from scratch)."""
   return str(_read_config(os.path.abspath(workdir)).train.init_from or "")
@@ -305,6 +327,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, *,
   workdir = os.path.abspath(workdir)
   is_main = jax.process_index() == 0
   checkpointing.check_writable(workdir)  # An unwritable or full workdir fails here, before any work.
+  cfg = _keep_warm_start_record(cfg, workdir)
   checkpointing.write_json(os.path.join(workdir, CONFIG_FILE), config_lib.config_to_json(cfg))
 
   # Mesh: one 'data' axis over all devices.

@@ -82,13 +82,24 @@ def valid_curve(workdir: str) -> list[list]:
 
 
 def train_wall_seconds(workdir: str) -> float | None:
-  """Training wall time estimated from the train records of metrics.jsonl, scaled from the first to
-  the last logged step over all steps (start-up excluded); None with fewer than two records."""
+  """Training wall time estimated from the train records of metrics.jsonl: the time per step over the
+  intervals between consecutive records, scaled to all steps (start-up excluded); None with fewer than
+  two records.
+
+  A run stopped and resumed leaves intervals that are no training: the step goes back (the resume began
+  from an earlier checkpoint), or one interval takes over ``10x`` the median time per step (the hours
+  the run was stopped). Those are left out; evaluations between records stay in.
+  """
   rows = read_metrics(workdir, "train")
   if len(rows) < 2:
     return None
-  (s0, t0), (s1, t1) = (rows[0]["step"], rows[0]["time"]), (rows[-1]["step"], rows[-1]["time"])
-  return (t1 - t0) * s1 / max(s1 - s0, 1)
+  intervals = [(b["time"] - a["time"], b["step"] - a["step"]) for a, b in zip(rows, rows[1:])]
+  intervals = [(dt, ds) for dt, ds in intervals if ds > 0]
+  if not intervals:
+    return None
+  limit = 10 * float(np.median([dt / ds for dt, ds in intervals]))
+  kept = [(dt, ds) for dt, ds in intervals if dt / ds <= limit]
+  return sum(dt for dt, _ in kept) / sum(ds for _, ds in kept) * rows[-1]["step"]
 
 
 def best_step(workdir: str, *, latest_if_unlogged: bool = False) -> int:

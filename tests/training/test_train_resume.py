@@ -1,7 +1,10 @@
 """A run stopped mid-way and resumed from its checkpoint ends exactly where an uninterrupted run ends."""
 
+import json
+
 import jax
 import numpy as np
+import pytest
 import train_checks
 
 from armodels_jax import checkpointing
@@ -67,3 +70,22 @@ def test_resume_matches_uninterrupted_run(tmp_path):
   assert any(not np.array_equal(p, e) for p, e in zip(jax.tree.leaves(a["params"]),
                                                       jax.tree.leaves(a["ema_params"])))
   assert full["valid_nll_nats"] == resumed["valid_nll_nats"]
+
+
+def test_train_wall_seconds_leaves_out_the_time_a_run_was_stopped(tmp_path):
+  def estimate(records):
+    (tmp_path / "metrics.jsonl").write_text(
+        "".join(json.dumps({"split": "train", "step": s, "time": t}) + "\n" for s, t in records))
+    return metrics_lib.train_wall_seconds(str(tmp_path))
+
+  # 1 s a step, logged every 100 steps, one evaluation of 30 s between steps 500 and 600.
+  steady = [(s, float(s) + (30.0 if s >= 600 else 0.0)) for s in range(100, 1001, 100)]
+  assert estimate(steady) == pytest.approx(930 * 1000 / 900)
+  before, after = steady[:5], steady[5:]  # up to step 500; from step 600
+  # Stopped after step 500 for 5 hours, resumed from the checkpoint at step 400: the step goes back.
+  went_back = before + [(500, 18500.0)] + [(s, t + 18000.0) for s, t in after]
+  assert estimate(went_back) == pytest.approx(930 * 1000 / 900)
+  # Resumed from the checkpoint at step 500: the interval holding the 5 hours is left out.
+  gap = before + [(s, t + 18000.0) for s, t in after]
+  assert estimate(gap) == pytest.approx(1000.0)
+  assert estimate(steady[:1]) is None

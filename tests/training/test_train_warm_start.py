@@ -68,3 +68,21 @@ def test_make_pretrained_records_the_warm_start(tmp_path):
   (run / "config.json").write_text(json.dumps({"train": {"init_from": str(shipped)}}))
   assert make_pretrained._warm_start(str(run)) == {
       "from": str(shipped), "source_steps": 25000, "source_train_wall_seconds": 3.5}
+
+
+def test_a_resumed_run_keeps_the_record_of_where_it_began(source, tmp_path, caplog):
+  # A resume command without train.init_from (reproduce.py resumes so) must not erase the record the
+  # shipped manifest's warm_start is read from; one naming another source cannot rewrite it.
+  run = str(tmp_path / "run")
+  training.train_and_evaluate(_config(init_from=source), run)
+  assert training.warm_start_source(run) == source
+  assert training.train_and_evaluate(_config(num_steps=3), run)["step"] == 3
+  assert training.warm_start_source(run) == source
+  with caplog.at_level("WARNING"):
+    training.train_and_evaluate(_config(num_steps=4, init_from=str(tmp_path / "other")), run)
+  assert training.warm_start_source(run) == source
+  assert "is ignored: resuming the run" in caplog.text
+  # A new run from scratch records none.
+  scratch = str(tmp_path / "scratch")
+  training.train_and_evaluate(_config(), scratch)
+  assert training.warm_start_source(scratch) == ""

@@ -196,10 +196,9 @@ def _keep_warm_start_record(cfg: ml_collections.ConfigDict, workdir: str) -> ml_
   command without it must not erase the record (``warm_start_source``, the shipped manifest's
   ``warm_start``), and one with another source cannot change where the run began.
   """
-  path = os.path.join(workdir, CONFIG_FILE)
-  if not os.path.isfile(path) or checkpointing.latest_step(workdir) is None:
+  if not os.path.isfile(os.path.join(workdir, CONFIG_FILE)) or checkpointing.latest_step(workdir) is None:
     return cfg
-  began_from = str(_read_config(workdir).train.get("init_from") or "")
+  began_from = warm_start_source(workdir)
   if began_from == str(cfg.train.init_from or ""):
     return cfg
   if cfg.train.init_from:
@@ -212,7 +211,7 @@ def _keep_warm_start_record(cfg: ml_collections.ConfigDict, workdir: str) -> ml_
 
 def warm_start_source(workdir: str) -> str:
   """The ``train.init_from`` a run in ``workdir`` began from ('' for a run from scratch)."""
-  return str(_read_config(os.path.abspath(workdir)).train.init_from or "")
+  return str(_read_config(os.path.abspath(workdir)).train.get("init_from") or "")
 
 
 def restore(workdir: str, step: int | None = None) -> tuple[Any, Any, ml_collections.ConfigDict]:

@@ -60,7 +60,7 @@ def test_config_is_locked_and_documented(path):
   assert tiny.model.size == "tiny"
   assert tiny.train.batch_size == 8 and tiny.train.num_steps == 2
   assert cfg.model.name == tiny.model.name and cfg.data.name == tiny.data.name
-  with pytest.raises(ValueError):
+  with pytest.raises(ValueError, match=r"unknown config argument 'no_such_variant'; expected one of \["):
     training.load_config(path + ":no_such_variant")
 
 

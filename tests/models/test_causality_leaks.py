@@ -6,17 +6,18 @@ initial scale, the check passes on the model as it is and raises on deliberately
 * ``shift``: the network reads its input moved one step earlier in the model's order, so the
   conditional of step t reads x_t itself (the effect of a mask shifted by one: mask B where mask A
   belongs), and the leak goes through the family's own layers;
-* ``ahead``: the first conditional gets a small multiple of the last dimension added (a cache that
-  reads ahead to the end; a leak from the far future, too small to show in a likelihood check);
+* ``ahead``: the first conditional gets a small multiple (0.01) of the last dimension added, as a cache
+  that reads ahead would: a leak from the far future into the first step;
 
 and on in-network leaks built by patching one piece of a family's own code for the test (the first
 PixelCNN convolution with mask B instead of A; no down shift of the rows above in Gated PixelCNN and
-PixelCNN++; char-RNN fed its own token instead of the previous one; FVSBN's and WaveNet's causal
-offsets one step short).
+PixelCNN++; char-RNN fed the current token instead of the previous one; FVSBN's mask with its diagonal).
+The other families build their causality inline, with no piece a test can swap; the two wrappers above
+cover them.
 
-The check is used as it is; families whose ``apply`` takes other inputs are adapted around it: MADE,
-EoNADE and NADE-k use mask set / ordering 0 (the raster order); RNADE (real-valued) reads the check's
-integer draws as points of a grid of real values.
+The check is used as it is, through an adapter: integer inputs of ``num_levels`` levels; RNADE
+(real-valued) reads the check's integer draws as points of a grid of real values. MADE, EoNADE and
+NADE-k evaluate mask set / ordering 0, the raster order the check assumes by default.
 """
 
 import functools

@@ -68,8 +68,10 @@ def test_eval_json_default_split(workdir, capsys):
   assert set(m) == {"nll_nats", "bits_per_dim", "n"}
   assert m["n"] == DIGITS_TEST_SIZE
   assert math.isfinite(m["nll_nats"]) and m["nll_nats"] > 0
-  # An untrained-ish model is close to uniform: log(17) nats per dimension.
-  assert m["nll_nats"] < 3 * EVENT_SIZE * math.log(NUM_LEVELS)
+  # Two steps from init leave the model close to uniform, log(17) nats per dimension: within 5% of
+  # 64 log 17 = 181.3 nats (measured 2026-12-07: 184.5, 1.8% above).
+  uniform = EVENT_SIZE * math.log(NUM_LEVELS)
+  assert abs(m["nll_nats"] - uniform) < 0.05 * uniform, (m["nll_nats"], uniform)
   np.testing.assert_allclose(m["bits_per_dim"], m["nll_nats"] / (EVENT_SIZE * math.log(2)),
                              rtol=1e-5)
 

@@ -124,7 +124,11 @@ def test_damaged_file_is_rejected(coded, where):
     damaged[0] ^= 0xFF
   else:
     damaged = damaged[:-4]
-  with pytest.raises(ValueError):
+  with pytest.raises(ValueError, match={  # the check that rejects each damage
+      "payload": "CRC-32 does not match the header's", "truncated": "CRC-32 does not match the header's",
+      "count": "the decoded data fail the file's checksum",
+      "magic": r"expected an armodels compressed file \(starting b'ARM'\), got one starting b'\\xbeRM'",
+  }[where]):
     compression.decompress(model, variables, bytes(damaged))
 
 

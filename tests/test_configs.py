@@ -2,7 +2,9 @@
 
 Configs whose data is a local file that is absent (e.g. a clone without the shared data folder) are
 switched to the embedded 'digits' data ('sklearn_wine' for the real-valued wine data), so the test
-needs nothing outside the repository.
+needs nothing outside the repository. Such a switch is said, not silent: the test's id ends in
+``-on-embedded-digits`` (``-on-synthetic-fsdd`` for a small file written in the format) and the test
+warns which data it used instead.
 
 Tiny variants that build the same model on the same data (they differ only in the optimizer's
 hyperparameters: learning rate, weight decay, EMA decay, clipping, Adam or AdamW) form one group. One
@@ -19,6 +21,7 @@ import glob
 import json
 import math
 import os
+import warnings
 
 import jax
 import numpy as np
@@ -60,8 +63,18 @@ def test_config_is_locked_and_documented(path):
   assert tiny.model.size == "tiny"
   assert tiny.train.batch_size == 8 and tiny.train.num_steps == 2
   assert cfg.model.name == tiny.model.name and cfg.data.name == tiny.data.name
-  with pytest.raises(ValueError):
+  with pytest.raises(ValueError, match=r"unknown config argument 'no_such_variant'; expected one of \["):
     training.load_config(path + ":no_such_variant")
+
+
+def _stand_in(cfg):
+  """What replaces the data of a tiny config in this checkout: ``None`` (its own data), ``'synthetic'``
+  (a small file of the same format) or ``'embedded'`` (an embedded dataset)."""
+  if cfg.data.name in SYNTHETIC and cfg.data.path and not os.path.exists(cfg.data.path):
+    return "synthetic"
+  if cfg.data.name.startswith("tfds:") or (cfg.data.path and not os.path.exists(cfg.data.path)):
+    return "embedded"
+  return None
 
 
 def _tiny_config(path, data_dir=None):
@@ -74,12 +87,13 @@ def _tiny_config(path, data_dir=None):
   """
   overrides = [] if path.endswith("_digits.py") else ["train.sample_every=0"]
   cfg = training.load_config(path + ":tiny", overrides)
-  if cfg.data.name in SYNTHETIC and cfg.data.path and not os.path.exists(cfg.data.path):
+  stand_in = _stand_in(cfg)
+  if stand_in == "synthetic":
     if data_dir is not None:
       suffix = os.path.splitext(cfg.data.path)[1]
       fake = SYNTHETIC[cfg.data.name](os.path.join(str(data_dir), "data" + suffix))
       cfg = training.load_config(path + ":tiny", overrides + [f"data.path={fake}"])
-  elif cfg.data.name.startswith("tfds:") or (cfg.data.path and not os.path.exists(cfg.data.path)):
+  elif stand_in == "embedded":
     embedded = EMBEDDED_FALLBACK.get(cfg.data.name, "digits")
     cfg = training.load_config(path + ":tiny", overrides + [
         f"data.name={embedded}", "data.path=", "data.train_split=", "data.valid_split=",
@@ -114,6 +128,31 @@ TRACED = {cid: trained for trained, others in TRAINED.items() for cid in others}
 PATHS = dict(zip(CONFIG_IDS, CONFIGS))
 
 
+def _data_used(cid):
+  """``(the config's data, the data the test uses instead)``, or None when they are the same."""
+  own = training.load_config(PATHS[cid] + ":tiny")
+  stand_in = _stand_in(own)
+  if stand_in is None:
+    return None
+  used = _tiny_config(PATHS[cid]).data.name
+  return own.data.name + (f" ({own.data.path})" if own.data.path else ""), f"{stand_in}-{used}"
+
+
+DATA_USED = {cid: _data_used(cid) for cid in CONFIG_IDS}
+
+
+def _ids(cids):
+  """Test ids that say when a config runs on stand-in data: ``made_digits``,
+  ``pixelcnn_mnist-on-embedded-digits``."""
+  return [cid if DATA_USED[cid] is None else f"{cid}-on-{DATA_USED[cid][1]}" for cid in cids]
+
+
+def _warn_stand_in(cid):
+  if DATA_USED[cid] is not None:
+    own, used = DATA_USED[cid]
+    warnings.warn(f"{cid}: {own} is absent here; the tiny variant runs on {used} instead", UserWarning)
+
+
 def test_every_config_is_trained_or_traced_beside_one_that_trains():
   assert sorted(list(TRAINED) + list(TRACED)) == sorted(CONFIG_IDS)
   assert TRACED, "no config shares a group"
@@ -129,8 +168,9 @@ def test_every_config_is_trained_or_traced_beside_one_that_trains():
   assert trained_for["pixelsnail_cifar10"] == trained_for["pixelsnail_imagenet32"]
 
 
-@pytest.mark.parametrize("cid", sorted(TRAINED))
+@pytest.mark.parametrize("cid", sorted(TRAINED), ids=_ids(sorted(TRAINED)))
 def test_tiny_variant_trains_two_steps(cid, tmp_path):
+  _warn_stand_in(cid)
   cfg = _tiny_config(PATHS[cid], tmp_path)
   workdir = str(tmp_path / "run")
   result = training.train_and_evaluate(cfg, workdir)
@@ -175,9 +215,10 @@ def _abstract_step(cfg):
   return state, jax.eval_shape(step, *args)
 
 
-@pytest.mark.parametrize("cid", sorted(TRACED))
+@pytest.mark.parametrize("cid", sorted(TRACED), ids=_ids(sorted(TRACED)))
 def test_tiny_variant_builds_and_traces_its_train_step(cid, tmp_path):
   """A config that differs from a trained one (`TRACED[cid]`) only in the optimizer's hyperparameters."""
+  _warn_stand_in(cid)
   cfg = _tiny_config(PATHS[cid], tmp_path)
   t = cfg.train
   for field in ("learning_rate", "grad_clip_norm", "b1", "b2", "eps"):

@@ -69,7 +69,7 @@ def test_digits_bad_binarize_option():
 
 def test_dataset_arrays_are_read_only():
   ds = data.load("digits")
-  with pytest.raises(ValueError):
+  with pytest.raises(ValueError, match="assignment destination is read-only"):
     ds.train[0, 0, 0, 0] = 1
 
 

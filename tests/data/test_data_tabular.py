@@ -1,5 +1,6 @@
 """Tests of the real-valued k-fold datasets ('sklearn_wine', 'wine_quality_red') and of real-valued
-`Dataset`s. Tests that read the shared UCI file skip when ../shared is absent (e.g. on CI)."""
+`Dataset`s. Tests that read the shared UCI file (``../shared/data/wine_quality_red`` beside the
+repository) skip wherever it is absent: in a fresh clone and in CI, which do not have that folder."""
 
 import os
 

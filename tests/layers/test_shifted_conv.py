@@ -228,14 +228,14 @@ def test_gated_resnet_dropout():
   assert not np.allclose(run(1), ref)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: sc.DownShiftedConv2D(4, (2, 2)),
-    lambda: sc.DownShiftedConv2D(4, (2,)),
-    lambda: sc.DownRightShiftedConv2D(4, (2, 2), stride=0),
-    lambda: sc.DownShiftedDeconv2D(4, (2, 4)),
+@pytest.mark.parametrize("make,message", [
+    (lambda: sc.DownShiftedConv2D(4, (2, 2)), r"expects an odd kernel width, got kernel \(2, 2\)"),
+    (lambda: sc.DownShiftedConv2D(4, (2,)), r"expects kernel \(kh, kw\) of positive ints, got \(2,\)"),
+    (lambda: sc.DownRightShiftedConv2D(4, (2, 2), stride=0), "expects a positive int stride, got 0"),
+    (lambda: sc.DownShiftedDeconv2D(4, (2, 4)), r"expects an odd kernel width, got kernel \(2, 4\)"),
 ])
-def test_bad_config_raises(make):
-  with pytest.raises(ValueError):
+def test_bad_config_raises(make, message):
+  with pytest.raises(ValueError, match=message):
     make()
 
 

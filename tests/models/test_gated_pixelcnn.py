@@ -83,11 +83,17 @@ def test_sizes_build_and_bad_configs_raise():
     assert model.num_layers >= 2
   paper = arm.models.create("gated_pixelcnn", event_shape=(32, 32, 3), num_levels=256, size="paper")
   assert (paper.num_layers, paper.kernel_size) == (20, 5)
-  bad = [dict(kernel_size=4), dict(kernel_size=1), dict(num_classes=1), dict(num_classes=-2),
-         dict(head_kind="gaussian"), dict(spatial_shape=(2, 2)), dict(spatial_shape=(2, 0, 1)),
-         dict(features=0), dict(num_layers=0)]
-  for overrides in bad:
-    with pytest.raises(ValueError):
+  bad = [(dict(kernel_size=4), "expected an odd kernel_size >= 3, got 4"),
+         (dict(kernel_size=1), "expected an odd kernel_size >= 3, got 1"),
+         (dict(num_classes=1), r"expected num_classes 0 \(unconditional\) or >= 2, got 1"),
+         (dict(num_classes=-2), r"expected num_classes 0 \(unconditional\) or >= 2, got -2"),
+         (dict(head_kind="gaussian"), r"expects head_kind in \[.*'logistic_mixture'\], got 'gaussian'"),
+         (dict(spatial_shape=(2, 2)), r"expected spatial_shape .* of positive ints, got \(2, 2\)"),
+         (dict(spatial_shape=(2, 0, 1)), r"expected spatial_shape .* of positive ints, got \(2, 0, 1\)"),
+         (dict(features=0), "expected features a positive int, got 0"),
+         (dict(num_layers=0), "expected num_layers a positive int, got 0")]
+  for overrides, message in bad:
+    with pytest.raises(ValueError, match=message):
       arm.models.create("gated_pixelcnn", event_shape=(3, 3, 1), num_levels=3, size="tiny",
                         **overrides)
   with pytest.raises(ValueError, match="num_levels=2"):  # Bernoulli needs binary data

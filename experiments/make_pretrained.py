@@ -17,12 +17,20 @@ stopping after the fact; the papers also selected by validation), else the lates
 Shipping also regenerates the package's index of manifests (``armodels_jax/pretrained_index.json``, what
 an install from a wheel downloads by); ``python experiments/make_pretrained.py --index`` regenerates it
 alone (``tests/test_pretrained_download.py`` checks that it is in sync with ``pretrained/``).
+
+No shipped file names a path of the machine that trained it (:func:`portable`): a path inside the
+repository is written relative to it (``pretrained/nade_k_binarized_mnist``), the stored data relative to
+it as well (``../shared/data/...``, the default place of local data), and a training run relative to the
+folder that held the runs (``--runs-root``, default the parent of ``--workdir``), as
+``$RUNS/<run>``. ``python experiments/make_pretrained.py --portable-all --runs-root DIR`` rewrites every
+shipped checkpoint so (its manifest's hashes and sizes recomputed) and regenerates the index.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import base64
 import datetime
 import json
 import os
@@ -31,9 +39,11 @@ import shutil
 import sys
 
 import jax
+import numpy as np
 
 from armodels_jax import checkpointing
 from armodels_jax import data
+from armodels_jax import inference
 from armodels_jax import pretrained
 from armodels_jax import training
 
@@ -62,7 +72,31 @@ def main(argv=None) -> int:
   parser.add_argument("--full-valid", action="store_true", help="also evaluate all validation images")
   parser.add_argument("--force", action="store_true", help="replace an existing pretrained/<name>")
   parser.add_argument("--batch-size", type=int, default=250)
+  parser.add_argument("--runs-root", help="the folder that holds the runs (recorded as $RUNS); default: "
+                      "the parent of --workdir")
+  parser.add_argument("--check-all", action="store_true",
+                      help="only (re)write every shipped checkpoint's `check` record (default evaluation "
+                      "of its first validation examples)")
+  parser.add_argument("--portable-all", action="store_true",
+                      help="only rewrite the machine-local paths of every shipped checkpoint (portable)")
   args = parser.parse_args(argv)
+  if args.check_all:
+    for name in sorted(pretrained.write_index()):
+      path = os.path.join(pretrained.directory(), name)
+      manifest = checkpointing.read_json(os.path.join(path, pretrained.MANIFEST_FILE))
+      manifest["check"] = check_record(path)
+      checkpointing.write_json(os.path.join(path, pretrained.MANIFEST_FILE), manifest)
+      print(name, manifest["check"]["nll_nats"], flush=True)
+    pretrained.write_index()
+    return 0
+  if args.portable_all:
+    if not args.runs_root:
+      parser.error("--portable-all needs --runs-root (the folder the shipped runs were trained under)")
+    names = sorted(pretrained.write_index())
+    for name in names:
+      portable(os.path.join(pretrained.directory(), name), args.runs_root)
+    print(f"rewrote {len(names)} checkpoints; wrote {pretrained.INDEX_FILE} ({len(pretrained.write_index())})")
+    return 0
   if args.index:
     print(f"wrote {pretrained.INDEX_FILE} ({len(pretrained.write_index())} checkpoints)")
     return 0
@@ -117,6 +151,10 @@ def main(argv=None) -> int:
     full = evaluate(valid)
     info[f"{split}_nll_nats"], info[f"{split}_n"] = full["nll_nats"], full["n"]
   result = pretrained.export(args.workdir, out, step=step, model_overrides=overrides, **info)
+  result = checkpointing.read_json(os.path.join(out, pretrained.MANIFEST_FILE))
+  result["check"] = check_record(out, valid)
+  checkpointing.write_json(os.path.join(out, pretrained.MANIFEST_FILE), result)
+  result = portable(out, args.runs_root or os.path.dirname(os.path.abspath(args.workdir)))
   size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out) for f in fs)
   print(json.dumps({k: v for k, v in result.items() if k != "files"}, indent=2))
   print(f"wrote {out} ({size / 1e6:.1f} MB)")
@@ -138,6 +176,84 @@ def _warm_start(workdir: str) -> dict | None:
     record.update({f"source_{k}": m[k] for k in ("steps", "steps_trained", "train_wall_seconds", "date",
                                                    "warm_start") if k in m})
   return record
+
+
+CHECK_EXAMPLES = 4  # Validation examples whose default evaluation the manifest records (``check``).
+
+
+def check_record(out: str, valid: np.ndarray | None = None) -> dict:
+  """The manifest's ``check``: the first :data:`CHECK_EXAMPLES` validation examples, stored in the
+  manifest (binary images bit-packed, row-major, base64; sequences as integer lists), and the NLL in nats
+  of each under the checkpoint's default evaluation (``arm.pretrained.load`` then ``arm.log_prob``: the
+  shipped ensemble size included). ``tests/test_pretrained.py`` re-evaluates them on every machine, so
+  the number a row states is the number its shipped checkpoint gives, without the data."""
+  import armodels_jax as arm  # pylint: disable=g-import-not-at-top
+
+  model, variables, _ = inference.load(out)
+  if valid is None:
+    with open(os.path.join(out, "config.json")) as f:
+      cfg = training.config_from_json(f.read())
+    ds = data.load(cfg.data.name, **training.data_options(cfg))
+    valid = ds.valid if ds.valid is not None else ds.test
+  x = np.asarray(valid[:CHECK_EXAMPLES]).reshape((CHECK_EXAMPLES,) + tuple(model.event_shape)).astype(np.int32)
+  nll = [-float(v) for v in np.asarray(arm.log_prob(model, variables, x))]
+  record = {"examples": f"the first {CHECK_EXAMPLES} of the validation split", "nll_nats": nll}
+  if model.num_levels == 2:
+    record["x_bits_b64"] = base64.b64encode(np.packbits(x.reshape(-1).astype(np.uint8))).decode("ascii")
+  else:
+    record["x"] = x.reshape(CHECK_EXAMPLES, -1).tolist()
+  return record
+
+
+def portable_path(path: str, runs_root: str) -> str:
+  """`path` as a shipped file records it: relative to the repository when inside it or inside the
+  stored data beside it (``../shared/...``), ``$RUNS/<relative path>`` under `runs_root`, else
+  ``$RUNS/<basename>`` (a run kept elsewhere). Relative paths and '' are kept as they are."""
+  if not path or not os.path.isabs(path):
+    return path
+  path = os.path.normpath(path)
+  for root, prefix in ((REPO, ""), (os.path.join(os.path.dirname(REPO), "shared"), "../shared/")):
+    if path == root or path.startswith(root + os.sep):
+      return prefix + os.path.relpath(path, root).replace(os.sep, "/")
+  runs_root = os.path.normpath(os.path.abspath(runs_root))
+  if path.startswith(runs_root + os.sep):
+    return "$RUNS/" + os.path.relpath(path, runs_root).replace(os.sep, "/")
+  return "$RUNS/" + os.path.basename(path)
+
+
+def _portable_record(record: dict, runs_root: str) -> dict:
+  """A manifest's ``warm_start`` record (and its chain of ``source_warm_start``) with portable paths."""
+  record = dict(record)
+  if "from" in record:
+    record["from"] = portable_path(str(record["from"]), runs_root)
+  if isinstance(record.get("source_warm_start"), dict):
+    record["source_warm_start"] = _portable_record(record["source_warm_start"], runs_root)
+  return record
+
+
+def portable(out: str, runs_root: str) -> dict:
+  """Rewrites the machine-local paths of the shipped checkpoint in `out`: ``config.json``'s
+  ``data.path`` and ``train.init_from``, the manifest's ``warm_start`` chain, and orbax's
+  ``commit_success.txt`` (which names the folder it was written to); then the manifest's hashes and
+  sizes. Returns the manifest."""
+  config_path = os.path.join(out, "config.json")
+  cfg = checkpointing.read_json(config_path)
+  for group, field in (("data", "path"), ("train", "init_from")):
+    if isinstance(cfg.get(group), dict) and isinstance(cfg[group].get(field), str):
+      cfg[group][field] = portable_path(cfg[group][field], runs_root)
+  checkpointing.write_json(config_path, cfg)
+  for folder, _, files in os.walk(out):
+    if "commit_success.txt" in files:
+      with open(os.path.join(folder, "commit_success.txt"), "w") as f:
+        f.write("Checkpoint commit was successful to " + portable_path(folder, runs_root))
+  manifest_path = os.path.join(out, pretrained.MANIFEST_FILE)
+  manifest = checkpointing.read_json(manifest_path)
+  if isinstance(manifest.get("warm_start"), dict):
+    manifest["warm_start"] = _portable_record(manifest["warm_start"], runs_root)
+  manifest["files"], manifest["sizes"] = checkpointing.describe_files(
+      out, exclude=(pretrained.MANIFEST_FILE,))
+  checkpointing.write_json(manifest_path, manifest)
+  return manifest
 
 
 if __name__ == "__main__":

@@ -146,6 +146,17 @@ ROWS = (
 )
 
 
+def _portable(path: str, root: str) -> str:
+  """A run's path as the table records it: relative to the repository when inside it, else
+  ``$RUNS/<path relative to --root>`` (the header says what ``$RUNS`` is), so the table reads the same on
+  any machine."""
+  path = os.path.realpath(path)
+  if path.startswith(REPO + os.sep):
+    return os.path.relpath(path, REPO)
+  root = os.path.realpath(root)
+  return "$RUNS/" + (os.path.relpath(path, root) if path.startswith(root + os.sep) else os.path.basename(path))
+
+
 def select(spec: str) -> list[Row]:
   """The rows named by ``--rows``: a group ('dense', 'images', 'all') or comma-separated row names."""
   if spec == "all":
@@ -479,12 +490,12 @@ def main(argv=None) -> int:
         continue
       entry.update(evaluate(row, workdir, tiny=args.tiny, test=test, batch_size=args.batch_size))
       run = os.path.realpath(workdir)  # where the run is, when <root>/<row> links to it
-      entry["source"] = "run " + (os.path.relpath(run, REPO) if run.startswith(REPO + os.sep) else run)
+      entry["source"] = "run " + _portable(run, args.root)
       from armodels_jax import training  # pylint: disable=g-import-not-at-top
       warm = training.warm_start_source(workdir)
       if warm:
-        entry["warm_start"] = warm
-        entry["source"] += f", warm-started from {warm}"
+        entry["warm_start"] = _portable(warm, args.root)
+        entry["source"] += f", warm-started from {entry['warm_start']}"
       entry["curve"] = training.valid_curve(workdir)
       entry["steps_before"] = steps_before(warm)
       _assess(entry)
@@ -504,7 +515,13 @@ def main(argv=None) -> int:
   results = kept + results
   order = {row.name: i for i, row in enumerate(ROWS)}
   results.sort(key=lambda r: order[r["name"]])
-  header += ".\n\n"
+  header += (". A source `$RUNS/<run>` is a training run under the `--root` given to this script; "
+             "`pretrained/<name>` is a shipped checkpoint of this repository. A shipped row's number is "
+             "its checkpoint's default evaluation, ensemble size included: `armodels eval --workdir "
+             "pretrained/<name> --npz binarized_mnist.npz --key valid` (on the first 500 images where "
+             "the row says so; `experiments/eval_ensembles.py --name <name>` gives the same for the "
+             "ensembles), and each manifest's `check` holds four of those images with their NLL, which "
+             "`tests/test_pretrained.py` re-evaluates on every machine.\n\n")
   with open(args.out + ".md", "w") as f:
     f.write(header + markdown(results))
     f.write("\nThe unmet rows: each run's learning curve (validation NLL at its evaluations, on the images "

@@ -6,6 +6,8 @@ tiny Shakespeare) when the project's shared data folder is present (``../shared/
 otherwise (a user's clone has no such folder).
 """
 
+import base64
+import json
 import os
 
 import jax
@@ -62,6 +64,60 @@ def test_shipped_checkpoint_loads_and_matches_manifest(name):
     assert info["data"].startswith("binarized_mnist")
   leaves = jax.tree.leaves(variables["params"])
   assert leaves and all(bool(np.isfinite(np.asarray(l)).all()) for l in leaves)
+
+
+def _check_inputs(check: dict, model) -> np.ndarray:
+  """The validation examples a manifest's ``check`` stores (experiments/make_pretrained.check_record)."""
+  n = len(check["nll_nats"])
+  if "x_bits_b64" in check:
+    bits = np.unpackbits(np.frombuffer(base64.b64decode(check["x_bits_b64"]), np.uint8))
+    flat = bits[:n * int(np.prod(model.event_shape))]
+  else:
+    flat = np.asarray(check["x"])
+  return flat.reshape((n,) + tuple(model.event_shape)).astype(np.int32)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_checkpoint_default_evaluation_gives_its_manifest_check(name):
+  """What `arm.pretrained.load` and `armodels eval` compute by default (the shipped ensemble size
+  included) is what the manifest states, on the examples stored in it: runs without the data."""
+  check = pretrained.manifest(name)["check"]
+  model, variables = arm.pretrained.load(name, check=False)
+  x = _check_inputs(check, model)
+  nll = -np.asarray(arm.log_prob(model, variables, x), np.float64)
+  np.testing.assert_allclose(nll, check["nll_nats"], rtol=1e-4)
+  # The check can fail: a different ensemble size (one ordering or one mask set) gives other numbers.
+  for field in ("num_orderings", "num_masks"):
+    if getattr(model, field, 1) > 1:
+      one = -np.asarray(arm.log_prob(model.clone(**{field: 1}), variables, x), np.float64)
+      assert np.max(np.abs(one - np.asarray(check["nll_nats"]))) > 0.05
+
+
+def _strings(tree):
+  if isinstance(tree, dict):
+    for v in tree.values():
+      yield from _strings(v)
+  elif isinstance(tree, list):
+    for v in tree:
+      yield from _strings(v)
+  elif isinstance(tree, str):
+    yield tree
+
+
+def test_no_shipped_file_names_a_machine_local_path():
+  """Shipped files read the same on any machine: no absolute path (experiments/make_pretrained.portable)."""
+  offending = []
+  files = [os.path.join(d, f) for d, _, fs in os.walk(SHIPPED_DIR) for f in fs
+           if f.endswith(".json") or f == "commit_success.txt"]
+  files.append(pretrained.INDEX_FILE)
+  assert len(files) > 2 * len(SHIPPED)
+  for path in files:
+    with open(path) as f:
+      text = f.read()
+    values = list(_strings(json.loads(text))) if path.endswith(".json") else [text.rsplit(" to ", 1)[-1]]
+    offending += [(os.path.relpath(path, REPO), v) for v in values
+                  if v.startswith(("/", "~")) or (len(v) > 2 and v[1:3] == ":\\")]
+  assert not offending, offending[:5]
 
 
 @pytest.mark.skipif(not os.path.exists(BMNIST), reason="needs ../shared/data/binarized_mnist")

@@ -20,8 +20,9 @@ Every subcommand calls public functions that a notebook can call directly:
   armodels decompress --workdir DIR --in X.arm --out Y.npz (Y.txt text, Y.wav audio)
                                                            -> decompress_workdir, arm.decompress
 
-User errors (a missing file or checkpoint, an array of the wrong size, a bad option) print one line
-to stderr and exit with status 2. Set ``ARMODELS_DEBUG=1`` to get the full traceback instead.
+User errors (a missing file or checkpoint, an array of the wrong size, a bad option, a workdir in use
+by another trainer) print one line to stderr and exit with status 2; a training run that diverged prints
+one line naming the step and the kept checkpoint and exits with status 3. Set ``ARMODELS_DEBUG=1`` to get the full traceback instead.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from armodels_jax import runtime_env
 
 PROG = "armodels"
 EXIT_USAGE = 2
+EXIT_DIVERGED = 3  # Training diverged (a non-finite loss or parameters): training.TrainingDivergedError.
 
 
 class CLIError(Exception):
@@ -499,11 +501,11 @@ def _vqvae_stage(workdir: str) -> str | None:
   if not os.path.isfile(os.path.join(workdir, "model.json")):
     return None
   from armodels_jax.demo import quiet_read_only_warnings  # pylint: disable=g-import-not-at-top
-  from armodels_jax.vqvae import pipeline, train  # pylint: disable=g-import-not-at-top
+  from armodels_jax.vqvae import pipeline, stage1  # pylint: disable=g-import-not-at-top
 
   quiet_read_only_warnings()
 
-  if train.is_vqvae_workdir(workdir):
+  if stage1.is_vqvae_workdir(workdir):
     return "vqvae"
   return "prior" if pipeline.vqvae_workdir_of(workdir) else None
 
@@ -523,18 +525,18 @@ def _vqvae_images(vq_cfg, model, npz: str | None, key: str | None, split: str):
 
 
 def _cmd_eval_vqvae(args: argparse.Namespace) -> int:
-  from armodels_jax.vqvae import pipeline, train  # pylint: disable=g-import-not-at-top
+  from armodels_jax.vqvae import pipeline, stage1 as vq  # pylint: disable=g-import-not-at-top
 
   stage1 = _vqvae_stage(args.workdir) == "vqvae"
   if stage1:
-    vq_model, vq_params, vq_cfg, _ = train.restore(args.workdir)
+    vq_model, vq_params, vq_cfg, _ = vq.restore(args.workdir)
   else:
     p = pipeline.load(args.workdir)
     vq_model, vq_params, vq_cfg = p.vq_model, p.vq_params, p.vq_config
   images, source = _vqvae_images(vq_cfg, vq_model, args.npz, args.key, args.split)
   batch = args.batch_size or int(vq_cfg.train.eval_batch_size)
   if stage1:
-    m = train.evaluate(vq_model, vq_params, images, batch)
+    m = vq.evaluate(vq_model, vq_params, images, batch)
     print(f"{source}: reconstruction nll = -log p(x | z(x)) = {m['nll_nats']:.4f} nats, "
           f"{m['bits_per_dim']:.4f} bits/dim, codebook perplexity {m['perplexity']:.2f}, "
           f"{m['codes_used']} of {vq_model.num_codes} codes used, over n = {m['n']} examples")
@@ -794,6 +796,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     msg = f"{e.strerror or type(e).__name__}: {e.filename}" if e.filename else _message(e)
   except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as e:
     msg = _message(e)
+  except FloatingPointError as e:
+    from armodels_jax.training import trainer  # pylint: disable=g-import-not-at-top
+
+    if not isinstance(e, trainer.TrainingDivergedError):
+      raise
+    print(f"{PROG} {args.command}: error: {_message(e)}", file=sys.stderr)
+    return EXIT_DIVERGED
   print(f"{PROG} {args.command}: error: {msg}", file=sys.stderr)
   return EXIT_USAGE
 

@@ -36,7 +36,8 @@ from typing import Any, Callable
 import jax
 import orbax.checkpoint as ocp
 
-__all__ = ["CHECKPOINT_DIR", "PARAMS_DIR", "FILES_FILE", "DAMAGED_DIR", "CheckpointError", "ModelMismatchError",
+__all__ = ["CHECKPOINT_DIR", "PARAMS_DIR", "FILES_FILE", "DAMAGED_DIR", "CheckpointError",
+           "ModelMismatchError",
            "CheckpointWriteError", "make_manager", "save_state", "finish_saves", "restore_state",
            "restore_step", "latest_step", "save_params", "restore_params", "write_json", "read_json", "sha256",
            "describe_files", "check_files", "list_steps", "step_dir", "check_step", "restore_newest_intact",
@@ -297,7 +298,7 @@ def restore_newest_intact(workdir: str, restore: Callable[[int], Any], *, full: 
         # Damaged metadata can look like another model: only intact files make it a real mismatch.
         if listed and not full:
           check_step(workdir, s, full=True)
-        raise  # Intact (or unlisted) files: the description of the model (model.json, the config) is what is wrong.
+        raise  # Intact (or unlisted) files: what describes the model (model.json, the config) is wrong.
       except Exception as e:  # pylint: disable=broad-except  (tensorstore raises bare Exceptions)
         if not listed:
           raise CheckpointError(f"damaged checkpoint {step_dir(workdir, s)}: {_first_line(e)}") from e

@@ -51,7 +51,8 @@ def test_second_trainer_is_refused_naming_the_holder(holder):
   assert issubclass(workdir_lib.WorkdirLockedError, ValueError)
 
 
-def test_cli_second_trainer_is_one_line_and_status_2(holder, tmp_path, capsys):
+def test_cli_second_trainer_is_one_line_and_status_2(holder, tmp_path, capsys, monkeypatch):
+  monkeypatch.setenv("TQDM_DISABLE", "1")
   run, pid = holder
   argv = cli_runs.train_cmd(cli_runs.write_config(tmp_path), run, 2)[3:]
   assert cli.main(argv) == 2
@@ -116,7 +117,7 @@ def finished(tmp_path_factory):
   return run
 
 
-def test_a_lying_model_json_is_one_clear_error(finished, tmp_path, capsys):
+def test_a_lying_model_json_is_one_clear_error(finished, tmp_path, capsys, monkeypatch):
   run = tmp_path / "run"
   shutil.copytree(finished, run)
   spec = json.loads((run / "model.json").read_text())
@@ -125,6 +126,7 @@ def test_a_lying_model_json_is_one_clear_error(finished, tmp_path, capsys):
   with pytest.raises(workdir_lib.ModelMismatchError,
                      match=r"does not hold the model .*model.json describes: \[.*\] is stored with shape"):
     inference.load(str(run))
+  monkeypatch.setenv("TQDM_DISABLE", "1")
   assert cli.main(["eval", "--workdir", str(run)]) == 2
   err = capsys.readouterr().err.strip().splitlines()
   assert len(err) == 1 and "model.json" in err[0] and "stored with shape" in err[0]

@@ -1,8 +1,9 @@
-"""Exact log-likelihood of a model over every example of an array: padded batches, or streams.
+"""Exact log-likelihood of a model over every example of an array, on the device mesh: padded batches
+(``armodels_jax.evaluation.padded_batches``), or streams.
 
-``evaluate(model, variables, array)`` is the one evaluator of the package: the training loop's evaluation,
-``armodels eval``, and (through `batch_log_probs`) the anomaly scores and the recordings use it. Batches
-have one compiled shape: the last partial batch is padded with copies of example 0 and masked out.
+``evaluate(model, variables, array)`` is what training's evaluation, ``armodels eval`` and the prior's term
+of the VQ-VAE bound report. Batches have one compiled shape: the last partial batch is padded with copies
+of example 0 and masked out.
 
 A stateful model (``char_rnn``) is read with ``stream=True``: the rows are consecutive windows of one
 text, read as contiguous streams with the model's state carried from window to window (Graves 2013,
@@ -18,6 +19,7 @@ import numpy as np
 
 from armodels_jax import api
 from armodels_jax import data
+from armodels_jax import evaluation
 from armodels_jax.training import sharding as shd
 from armodels_jax.training import steps
 
@@ -81,16 +83,11 @@ def evaluate(model: Any, variables: Any, array, batch_size: int = 256, labels=No
 
 def _batch_sums(model, variables, array, labels, features, batch_size, mesh) -> list:
   """``[(nll_sum, count)]`` per batch of independent examples."""
-  n, n_dev = array.shape[0], mesh.devices.size
-  batch = min(int(batch_size), n)
-  batch = -(-batch // n_dev) * n_dev  # Round up to a multiple of the device count.
   sharding = shd.batch_sharding(mesh)
   serial = shd.one_program_at_a_time(mesh)
   sums = []
-  for start in range(0, n, batch):
-    idx = np.arange(start, start + batch)  # [B]
-    num_valid = min(batch, n - start)
-    idx = np.where(idx < n, idx, 0)  # Padding rows repeat example 0 and are masked out.
+  for idx, num_valid in evaluation.padded_batches(array.shape[0], batch_size,
+                                                  multiple=mesh.devices.size):
     x, lab, feat = data.global_batch((array, labels, features), idx, sharding)
     sums.append(steps.eval_sums(model, variables, x, data.make_cond(lab, feat), np.int32(num_valid)))
     if serial:

@@ -26,6 +26,7 @@ import numpy as np
 
 from armodels_jax import checkpointing
 from armodels_jax import config as config_lib
+from armodels_jax import evaluation
 from armodels_jax import workdir as workdir_lib
 from armodels_jax.data import dataset as dataset_lib
 from armodels_jax.vqvae import model as model_lib
@@ -58,14 +59,9 @@ def _recon_batch(model, params, x):
 
 
 def _batches(array: np.ndarray, batch_size: int):
-  """Yields ``(padded batch, n_valid)``; every batch has `batch_size` rows (one compiled shape)."""
-  n = array.shape[0]
-  for start in range(0, n, batch_size):
-    chunk = array[start:start + batch_size]
-    valid = chunk.shape[0]
-    if valid < batch_size:
-      chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch_size - valid, axis=0)])
-    yield chunk, valid
+  """Yields ``(padded batch, n_valid)``; every batch has the same rows (one compiled shape)."""
+  for rows, valid in evaluation.padded_batches(array.shape[0], batch_size):
+    yield array[rows], valid
 
 
 def _check_images(model: model_lib.VQVAE, array) -> np.ndarray:

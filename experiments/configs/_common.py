@@ -45,7 +45,7 @@ def dense_binarized_mnist(model_name: str, arg=None, *, size: str = "paper", ove
     arg: the config file's argument: None (the experiment) or ``'tiny'``.
     size: model size.
     overrides: model overrides (``cfg.model.overrides``).
-    num_steps, batch_size, learning_rate, ema_decay, weight_decay: training (the config's train group).
+    num_steps, batch_size, learning_rate, ema_decay, weight_decay: the train group.
     eval_every, eval_max_examples, eval_batch_size: evaluation during training (0 examples = all).
     checkpoint_every: checkpoint period; every checkpoint is kept, so the one with the best validation
       NLL can be shipped (early stopping after the fact, as the papers selected by validation).
@@ -123,7 +123,7 @@ def image_experiment(model_name: str, data: str, arg=None, *, size: str = "paper
     overrides: size overrides (``cfg.model.overrides``), dropped by the tiny variant.
     structure: overrides kept by the tiny variant too (head kind, number of classes).
     conditional: pass the dataset's labels as ``cond``.
-    num_steps, batch_size, learning_rate, ema_decay, warmup_steps, weight_decay: training (the config's train group).
+    num_steps, batch_size, learning_rate, ema_decay, warmup_steps, weight_decay: the train group.
     eval_every, eval_max_examples, eval_batch_size: evaluation during training (0 examples = all).
     checkpoint_every, sample_every: periods (0 = only at the end / never).
     cpu_devices: ``train.cpu_devices`` (2 for the models whose step is a scan, which a second CPU

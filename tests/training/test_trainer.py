@@ -115,7 +115,8 @@ def test_divergence_names_the_step_and_the_kept_checkpoint(tmp_path):
   assert info.value.step > (kept or 0)
 
 
-def test_cli_divergence_is_one_line_and_status_3(tmp_path, capsys):
+def test_cli_divergence_is_one_line_and_status_3(tmp_path, capsys, monkeypatch):
+  monkeypatch.setenv("TQDM_DISABLE", "1")  # stderr holds the error alone
   config = cli_runs.write_config(tmp_path)
   argv = cli_runs.train_cmd(config, tmp_path / "run", 20, "train.learning_rate=1e36",
                             "train.checkpoint_every=1")[3:]  # after `python -m armodels_jax.cli`

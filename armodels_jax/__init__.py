@@ -1,6 +1,6 @@
 """armodels_jax: likelihood-based autoregressive generative models in JAX/Flax.
 
-Public API (see ../shared/DESIGN.md section 3 of the project)::
+Public API (see docs/design.md section 3)::
 
     import armodels_jax as arm
     model = arm.models.create("pixelcnn", event_shape=(8, 8, 1), num_levels=17, size="tiny")

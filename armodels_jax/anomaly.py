@@ -159,27 +159,10 @@ def perturb(x: Any, rate: float, num_levels: int, seed: Any = 0) -> np.ndarray:
 
 
 def _nll(model, variables, x: np.ndarray, cond: Any, batch_size: int) -> np.ndarray:
-  """``-log p(x)`` in nats, float64 ``[B]``, in batches of `batch_size` (the last padded, so one
-  compiled function serves every batch)."""
-  import jax  # pylint: disable=g-import-not-at-top
+  """``-log p(x)`` in nats, float64 ``[B]`` (``evaluation.nll_per_example``: padded batches)."""
+  from armodels_jax import evaluation  # pylint: disable=g-import-not-at-top
 
-  from armodels_jax import api  # pylint: disable=g-import-not-at-top
-
-  n = x.shape[0]
-  bs = min(batch_size, n)
-  out = []
-  for start in range(0, n, bs):
-    stop = min(start + bs, n)
-    idx = np.arange(start, start + bs).clip(max=n - 1)  # pad the last batch with its last row
-    c = None if cond is None else jax.tree.map(lambda a, i=idx: np.asarray(a)[i], cond)
-    logp = np.asarray(api.log_prob(model, variables, x[idx], c), np.float64)
-    out.append(-logp[:stop - start])
-  nll = np.concatenate(out)
-  if not np.isfinite(nll).all():
-    bad = int((~np.isfinite(nll)).sum())
-    raise ValueError(f"the model gave a non-finite log-likelihood for {bad} of {n} examples "
-                     "(NaN parameters?)")
-  return nll
+  return evaluation.nll_per_example(model, variables, x, cond, batch_size)
 
 
 def _check_cond_rows(cond: Any, n: int) -> None:

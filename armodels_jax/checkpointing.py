@@ -1,6 +1,6 @@
 """Checkpoints of the whole train state with orbax, plus the run's config beside them.
 
-Layout of a workdir::
+Layout of a workdir (``armodels_jax.workdir`` reads and locks it)::
 
   workdir/config.json          the run's config (`training.config.config_to_json`)
   workdir/model.json           what `arm.models.create` needs without loading data beside the
@@ -37,6 +37,7 @@ import jax
 import orbax.checkpoint as ocp
 
 __all__ = ["CHECKPOINT_DIR", "PARAMS_DIR", "FILES_FILE", "DAMAGED_DIR", "CheckpointError",
+           "ModelMismatchError",
            "CheckpointWriteError", "make_manager", "save_state", "finish_saves", "restore_state",
            "restore_step", "latest_step", "save_params", "restore_params", "write_json", "read_json", "sha256",
            "describe_files", "check_files", "list_steps", "step_dir", "check_step", "restore_newest_intact",
@@ -53,6 +54,10 @@ _ITEM = "state"
 
 class CheckpointError(ValueError):
   """A checkpoint whose files are missing, truncated or changed; the message names the file."""
+
+
+class ModelMismatchError(ValueError):
+  """A checkpoint whose stored arrays do not have the shapes its model.json / config.json describe."""
 
 
 class CheckpointWriteError(OSError):
@@ -289,6 +294,11 @@ def restore_newest_intact(workdir: str, restore: Callable[[int], Any], *, full: 
       listed = check_step(workdir, s, full=full)
       try:
         return s, restore(s), skipped
+      except ModelMismatchError:
+        # Damaged metadata can look like another model: only intact files make it a real mismatch.
+        if listed and not full:
+          check_step(workdir, s, full=True)
+        raise  # Intact (or unlisted) files: what describes the model (model.json, the config) is wrong.
       except Exception as e:  # pylint: disable=broad-except  (tensorstore raises bare Exceptions)
         if not listed:
           raise CheckpointError(f"damaged checkpoint {step_dir(workdir, s)}: {_first_line(e)}") from e

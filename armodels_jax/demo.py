@@ -144,7 +144,7 @@ def run_demo(workdir: str | None = None, steps: int | None = None, out: str | No
 
   import armodels_jax as arm  # pylint: disable=g-import-not-at-top
   from armodels_jax import checkpointing, data, training  # pylint: disable=g-import-not-at-top
-  from armodels_jax.training import images  # pylint: disable=g-import-not-at-top
+  from armodels_jax import outputs as images  # pylint: disable=g-import-not-at-top
 
   t_start = time.perf_counter()
   workdir = DEFAULT_WORKDIR if workdir is None else workdir

@@ -32,6 +32,7 @@ enters the cache.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import urllib.error
@@ -268,27 +269,29 @@ def export(workdir: str, out: str, *, step: int | None = None,
   Returns:
     The manifest written to ``out/manifest.json``.
   """
-  from armodels_jax.training import config as config_lib  # pylint: disable=g-import-not-at-top
-  from armodels_jax.training import loop  # pylint: disable=g-import-not-at-top
+  from armodels_jax import workdir as workdir_lib  # pylint: disable=g-import-not-at-top
 
   out = os.path.abspath(out)
   if os.path.exists(out):
     raise ValueError(f"expected a new output folder, got the existing {out!r}")
-  model, variables, cfg = loop.restore(workdir, step)
+  # Read as every reader reads a run (the newest intact checkpoint, shapes checked): no training code.
+  model, variables, _ = inference.load(workdir, step)
+  cfg = workdir_lib.read_config(workdir)
   if model_overrides:
     model = model.clone(**model_overrides)
   os.makedirs(out)
   # The same function; entries no computation reads may be zeroed so the file compresses.
   checkpointing.save_params(os.path.join(out, checkpointing.PARAMS_DIR),
                             model.export_params(variables["params"]))
-  shutil.copyfile(os.path.join(workdir, loop.MODEL_FILE), os.path.join(out, loop.MODEL_FILE))
+  shutil.copyfile(os.path.join(workdir, workdir_lib.MODEL_FILE), os.path.join(out, workdir_lib.MODEL_FILE))
   if model_overrides:
-    for key, value in model_overrides.items():
-      cfg.model.overrides[key] = value
+    cfg.setdefault("model", {}).setdefault("overrides", {}).update(
+        {k: list(v) if isinstance(v, tuple) else v for k, v in model_overrides.items()})
     info["model_overrides_at_export"] = dict(model_overrides)
-  checkpointing.write_json(os.path.join(out, loop.CONFIG_FILE), config_lib.config_to_json(cfg))
+  checkpointing.write_json(os.path.join(out, workdir_lib.CONFIG_FILE),
+                           json.dumps(cfg, indent=2, sort_keys=True))
   inference.load(out)  # The exported workdir must load (overrides that change parameters fail here).
-  spec = checkpointing.read_json(os.path.join(out, loop.MODEL_FILE))
+  spec = checkpointing.read_json(os.path.join(out, workdir_lib.MODEL_FILE))
   hashes, sizes = checkpointing.describe_files(out, exclude=(MANIFEST_FILE,))
   result = {"name": os.path.basename(out), "model": spec["name"], **info, "files": hashes,
             "sizes": sizes}

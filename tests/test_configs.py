@@ -233,3 +233,27 @@ def test_tiny_variant_builds_and_traces_its_train_step(cid, tmp_path):
   assert {"loss", "bits_per_dim", "grad_norm", "learning_rate"} <= set(step_metrics)
   for name, value in step_metrics.items():
     assert value.shape == () and value.dtype == np.float32, name
+
+
+_READ_ONLY = """
+import glob, json, sys
+from armodels_jax import config
+names = sorted(glob.glob(sys.argv[1] + '/[!_]*.py'))
+for path in names:
+  config.load_config(path)
+  config.load_config(path + ':tiny')
+heavy = ('jax', 'flax', 'optax', 'orbax.checkpoint', 'numpy', 'armodels_jax.training', 'armodels_jax.models')
+print(json.dumps({'configs': len(names), 'heavy': [m for m in heavy if m in sys.modules]}))
+"""
+
+
+def test_reading_every_config_loads_no_model_code():
+  """Configs import only ml_collections and their shared helpers (issue 29): reading all of them, in
+  a fresh process, imports neither JAX nor NumPy nor any of the package's model or training code."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+
+  done = subprocess.run([sys.executable, "-c", _READ_ONLY, os.path.join(REPO, "experiments", "configs")],
+                        capture_output=True, text=True, timeout=300, check=True)
+  out = json.loads(done.stdout.strip().splitlines()[-1])
+  assert out == {"configs": len(CONFIGS), "heavy": []}, done.stderr[-2000:]

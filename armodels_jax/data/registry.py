@@ -27,7 +27,7 @@ def _vqvae_codes(*, path=None, num_levels=None) -> Dataset:
   """The code maps of a trained VQ-VAE (imported here: it restores a checkpoint)."""
   from armodels_jax.vqvae import codes  # pylint: disable=g-import-not-at-top
 
-  return codes.load_vqvae_codes(path=path, num_levels=num_levels)
+  return codes.load_vqvae_codes(path=path, num_levels=num_levels, load_images=load)
 
 
 _LOADERS["vqvae_codes"] = _vqvae_codes

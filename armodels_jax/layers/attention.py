@@ -16,7 +16,7 @@ position 0 attends to nothing and returns zeros; masked logits are a finite
 large negative number and the weights are multiplied by the mask, so there is
 no NaN in the forward pass or the gradient.
 
-Decode mode (DESIGN.md section 5), ``__call__(q_t [B, F_q], kv [B, F_kv], t,
+Decode mode (docs/design.md section 5), ``__call__(q_t [B, F_q], kv [B, F_kv], t,
 kv_index=None) -> [B, V]`` (the decode entry point is ``__call__``, as in
 :class:`~armodels_jax.layers.masked_conv.MaskedConv2D`, since ``decode`` names
 the field): the ``'cache'`` collection keeps the keys ``[B, T, N, K / N]`` and

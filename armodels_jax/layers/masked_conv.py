@@ -6,7 +6,7 @@ rows on top, ``k // 2`` columns on each side, and convolved VALID; the mask of
 :func:`armodels_jax.layers.masks.spatial_mask` removes the centre row's right
 half and the not-yet-seen channel groups of the centre pixel.
 
-Decode mode (DESIGN.md section 5), one output pixel ``(i, j)`` per call:
+Decode mode (docs/design.md section 5), one output pixel ``(i, j)`` per call:
 
 * ring buffer (``x`` is the new input pixel ``[B, C_in]``): the ``'cache'``
   collection keeps the last ``k // 2 + 1`` rows of the layer's input,

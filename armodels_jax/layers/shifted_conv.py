@@ -20,7 +20,7 @@ Receptive fields (output ``(i, j)``, input rows and columns, zeros outside):
 * :class:`DownRightShiftedDeconv2D`: the same with column offset 0; with
   ``kh, kw <= s`` output ``(r, c)`` sees only input ``(r // s, c // s)``.
 
-Decode modes (DESIGN.md section 5, Ramachandran et al. 2017, "Fast Generation
+Decode modes (docs/design.md section 5, Ramachandran et al. 2017, "Fast Generation
 for Convolutional Autoregressive Models"), state in the ``'cache'``
 collection:
 

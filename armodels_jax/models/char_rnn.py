@@ -25,7 +25,7 @@ per-character log-probabilities of a window and the carry after it (every layer'
 the window's last token), so threading the carry over consecutive windows equals one pass over
 their concatenation.
 
-Cached sampling (``decode=True``, DESIGN.md section 5): the ``'cache'`` collection holds every
+Cached sampling (``decode=True``, docs/design.md section 5): the ``'cache'`` collection holds every
 layer's ``(h, c)``; a step reads token ``t - 1`` from the sampler's canvas and runs one LSTM step
 per layer.
 

@@ -56,7 +56,7 @@ encoder need not divide the image exactly.
 ``[B, hh, hw, hc]``; both -> ``{'label': int [B], 'spatial': float [B, hh, hw, hc]}``;
 an unconditioned configuration takes ``cond=None``.
 
-Cached sampling (DESIGN.md section 5), a clone with ``decode=True``, one
+Cached sampling (docs/design.md section 5), a clone with ``decode=True``, one
 sub-pixel ``t = (i, j, c)`` per call, state in the ``'cache'`` collection:
 
 * ``t == 0``: the spatial map ``s`` is computed once and cached ``[B, H, W, F_s]``.

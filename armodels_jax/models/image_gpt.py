@@ -50,7 +50,7 @@ two levels, else the L-way softmax, as in the paper), ``"categorical"``,
 sub-pixel, PixelCNN++'s head with one channel: the channels of a pixel are
 linked through the autoregression instead).
 
-Cached sampling (``decode=True``, DESIGN.md section 5): step t embeds the value
+Cached sampling (``decode=True``, docs/design.md section 5): step t embeds the value
 of ``order[t - 1]`` from the canvas, and each block's attention writes that
 step's key and value into its key/value cache
 (:class:`~armodels_jax.layers.attention.CausalSelfAttention`) and attends over

@@ -38,7 +38,7 @@ CIFAR-10 Row LSTM 3.07 and Diagonal BiLSTM 3.00 bits/dim (Table 5; 12 layers,
 h = 128, output layers of 1024 maps). The sizes are the paper's (section 3.5,
 specifications of the models, and section 5); ``paper`` picks them by image size.
 
-Cached sampling (DESIGN.md section 5):
+Cached sampling (docs/design.md section 5):
 
 * Row LSTM (``has_decode = True``): a ``decode=True`` clone computes pixel
   (i, j) once, at its first channel. The first layer slices its 7x7 window from

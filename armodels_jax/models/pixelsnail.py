@@ -32,7 +32,7 @@ Details chosen here where the paper leaves them open:
   PixelCNN++; the paper's text gives no rate, the ``paper`` size uses 0.5,
   PixelCNN++'s CIFAR-10 rate.
 
-Cached sampling (``decode=True``, DESIGN.md section 5): ``decode_step`` does
+Cached sampling (``decode=True``, docs/design.md section 5): ``decode_step`` does
 the work of pixel (i, j) once, at its first channel: the input layer reads its
 four neighbours from the canvas, every 2x2 unit updates its ring buffers of
 rows i - 1 and i (:mod:`armodels_jax.layers.shifted_conv`) and computes output

@@ -9,6 +9,7 @@ Public names::
   make_train_step
   distributed (initialize, PreemptionFlag: multi-host start-up and preemption)
   train_and_evaluate, restore, evaluate, create_model
+  train, Task, Run, TrainingDivergedError (the one trainer and the task it runs: training.trainer)
   MetricWriter, read_metrics
   save_image_grid
 """
@@ -43,6 +44,10 @@ from armodels_jax.training.sharding import replicated
 from armodels_jax.training.state import TrainState
 from armodels_jax.training.state import create_train_state
 from armodels_jax.training.steps import make_train_step
+from armodels_jax.training.trainer import Run
+from armodels_jax.training.trainer import Task
+from armodels_jax.training.trainer import TrainingDivergedError
+from armodels_jax.training.trainer import train
 
 __all__ = [
     "distributed",
@@ -75,4 +80,8 @@ __all__ = [
     "TrainState",
     "train_and_evaluate",
     "warm_start_source",
+    "Run",
+    "Task",
+    "TrainingDivergedError",
+    "train",
 ]

@@ -5,7 +5,7 @@ Training sees fixed windows, but a fully convolutional causal model applies to a
 same parameters: ``model.clone(event_shape=(T,))``. Recordings are sorted by length and batched;
 each batch is padded at the end to a multiple of ``bucket`` samples (few distinct shapes, so few
 compilations), and the padded positions are masked out. Padding at the end never changes an
-earlier conditional (causality, DESIGN.md section 6 rule 2).
+earlier conditional (causality, docs/design.md section 6 rule 2).
 
 The result is the negative log-likelihood per sample, in nats and in bits, over every sample of
 every recording: ``sum_r -log p(x_r) / sum_r T_r``.
@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from armodels_jax import evaluation
 from armodels_jax.api import log_prob_fn
 from armodels_jax.data.dataset import make_cond
 
@@ -89,8 +90,8 @@ def evaluate_recordings(model: Any, variables: Any, recordings: Sequence[np.ndar
   step = bucket * hop // math.gcd(bucket, hop)
   order = np.argsort([r.size for r in recs], kind="stable")
   total = 0.0
-  for start in range(0, len(order), batch_size):
-    idx = order[start:start + batch_size]
+  for rows, _ in evaluation.padded_batches(len(order), batch_size, pad=False):
+    idx = order[rows]
     lengths = np.array([recs[i].size for i in idx], np.int32)
     padded = int(-(-lengths.max() // step) * step)
     x = np.zeros((len(idx), padded), np.int32)

@@ -10,7 +10,7 @@ Design. The VQ-VAE is not an exact-likelihood autoregressive model (its likeliho
 not in the ``arm.models`` registry. Each stage is an ordinary run of ``armodels train``:
 
 * Stage 1, ``model.name='vqvae'`` (`train`): ``training.train_and_evaluate`` hands such a config to
-  `train.train_and_evaluate`, which reads the same locked config groups (``model.size`` and
+  `train.Stage1Task`, run by the one trainer, which reads the same locked config groups (``model.size`` and
   ``model.overrides`` build the `model.VQVAE`; ``data`` and ``train`` as for every model) and writes the
   same workdir layout; its state adds the codebook statistics and its step minimises
   ``-log p(x | z_q) + beta ||z_e - sg[e]||^2`` (EMA codebook, or the codebook loss), re-initialising dead
@@ -25,13 +25,26 @@ not in the ``arm.models`` registry. Each stage is an ordinary run of ``armodels 
   ``-log p(x) <= -log p_prior(z(x)) - log p(x | z(x))`` in nats and bits/dim, with its two terms.
   ``eval`` on a stage-1 workdir reports the reconstruction NLL and codebook perplexity.
 
-Modules: `quantizer` (pure functions), `model` (the network and `model.create`), `train` (stage 1:
-train, restore, encode, evaluate), `codes` (the stage-2 data), `pipeline` (both stages together).
+Modules: `quantizer` (pure functions), `model` (the network and `model.create`), `stage1` (a trained
+VQ-VAE read back: restore, encode, evaluate), `train` (stage 1 as a task of the one trainer), `codes` (the
+stage-2 data), `pipeline` (both stages together). The submodules load on first use, so that the data
+layer can read a VQ-VAE (`codes` -> `stage1`) without importing the trainer.
 """
 
-from armodels_jax.vqvae import codes, model, pipeline, quantizer, train
-from armodels_jax.vqvae.model import VQVAE, create
-from armodels_jax.vqvae.pipeline import evaluate_bound, sample_images
+import importlib
 
-__all__ = ["codes", "model", "pipeline", "quantizer", "train", "VQVAE", "create", "evaluate_bound",
+from armodels_jax.vqvae.model import VQVAE, create
+
+_LAZY = ("codes", "model", "pipeline", "quantizer", "stage1", "train")
+
+
+def __getattr__(name):
+  if name in _LAZY:
+    return importlib.import_module(f"armodels_jax.vqvae.{name}")
+  if name in ("evaluate_bound", "sample_images"):
+    return getattr(importlib.import_module("armodels_jax.vqvae.pipeline"), name)
+  raise AttributeError(f"module 'armodels_jax.vqvae' has no attribute {name!r}")
+
+
+__all__ = ["codes", "model", "pipeline", "quantizer", "stage1", "train", "VQVAE", "create", "evaluate_bound",
            "sample_images"]

@@ -26,14 +26,13 @@ __all__ = ["load_vqvae_codes", "CODES_DIR"]
 CODES_DIR = "codes"
 
 
-def _encode_splits(workdir: str):
+def _encode_splits(workdir: str, load_images):
   """``(codes per split, vq model, vq config, step, image dataset)``, from the cache when it exists."""
-  from armodels_jax import data  # pylint: disable=g-import-not-at-top
-  from armodels_jax.training import config as config_lib  # pylint: disable=g-import-not-at-top
-  from armodels_jax.vqvae import train  # pylint: disable=g-import-not-at-top
+  from armodels_jax import config as config_lib  # pylint: disable=g-import-not-at-top
+  from armodels_jax.vqvae import stage1  # pylint: disable=g-import-not-at-top
 
-  model, params, cfg, step = train.restore(workdir)
-  images = data.load(cfg.data.name, **config_lib.data_options(cfg))
+  model, params, cfg, step = stage1.restore(workdir)
+  images = load_images(cfg.data.name, **config_lib.data_options(cfg))
   cache = os.path.join(workdir, CODES_DIR, f"step_{step:08d}.npz")
   codes = {}
   if os.path.isfile(cache):
@@ -43,7 +42,7 @@ def _encode_splits(workdir: str):
   if sorted(codes) != sorted(present) or any(
       codes[s].shape[0] != images.split(s).shape[0] for s in present):
     batch = int(cfg.train.eval_batch_size)
-    codes = {s: train.encode(model, params, images.split(s), batch) for s in present}
+    codes = {s: stage1.encode(model, params, images.split(s), batch) for s in present}
     if jax.process_index() == 0:
       os.makedirs(os.path.dirname(cache), exist_ok=True)
       tmp = cache + ".tmp.npz"
@@ -52,12 +51,15 @@ def _encode_splits(workdir: str):
   return codes, model, step, images
 
 
-def load_vqvae_codes(*, path: str | os.PathLike | None = None, num_levels: int | None = None) -> Dataset:
+def load_vqvae_codes(*, path: str | os.PathLike | None = None, num_levels: int | None = None,
+                     load_images=None) -> Dataset:
   """The code maps of the VQ-VAE trained in workdir `path`.
 
   Args:
     path: the stage-1 workdir (``armodels train --config experiments/configs/vqvae_*.py --workdir W``).
     num_levels: if given, must equal the VQ-VAE's codebook size K (a check for configs that state it).
+    load_images: ``data.load``, which loads the image dataset the VQ-VAE was trained on (handed in by
+      the data registry, which calls this loader, so that the two modules do not import each other).
 
   Returns:
     A `Dataset` named ``'vqvae_codes'``: int32 ``(N, h, w, 1)`` code maps with ``num_levels = K``, the
@@ -71,7 +73,10 @@ def load_vqvae_codes(*, path: str | os.PathLike | None = None, num_levels: int |
     raise ValueError("vqvae_codes: expected data.path = the workdir of a trained VQ-VAE (stage 1), "
                      "got none")
   workdir = os.path.abspath(os.fspath(path))
-  codes, model, step, images = _encode_splits(workdir)
+  if load_images is None:
+    raise ValueError("vqvae_codes: expected load_images (data.load); load this dataset with "
+                     "data.load('vqvae_codes', path=...)")
+  codes, model, step, images = _encode_splits(workdir, load_images)
   if num_levels is not None and int(num_levels) != model.num_codes:
     raise ValueError(f"vqvae_codes: data.num_levels={num_levels} but the VQ-VAE in {workdir} has a "
                      f"codebook of K={model.num_codes} codes; expected num_levels={model.num_codes}")

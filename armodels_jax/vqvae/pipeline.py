@@ -56,8 +56,8 @@ def load(prior_workdir: str) -> Pipeline:
     ValueError: `prior_workdir` was not trained on VQ-VAE codes, its VQ-VAE workdir is missing, or the
       two do not fit (the prior's levels are not the codebook size K, or its event is not the code map).
   """
-  from armodels_jax import training  # pylint: disable=g-import-not-at-top
-  from armodels_jax.vqvae import train  # pylint: disable=g-import-not-at-top
+  from armodels_jax import inference  # pylint: disable=g-import-not-at-top
+  from armodels_jax.vqvae import stage1  # pylint: disable=g-import-not-at-top
 
   vq_workdir = vqvae_workdir_of(prior_workdir)
   if vq_workdir is None:
@@ -66,8 +66,8 @@ def load(prior_workdir: str) -> Pipeline:
   if not os.path.isdir(vq_workdir):
     raise ValueError(f"the VQ-VAE workdir {vq_workdir!r} that the prior in {prior_workdir!r} was "
                      f"trained on does not exist")
-  vq_model, vq_params, vq_config, _ = train.restore(vq_workdir)
-  prior, variables, _ = training.restore(prior_workdir)
+  vq_model, vq_params, vq_config, _ = stage1.restore(vq_workdir)
+  prior, variables, _ = inference.load(prior_workdir)
   check_fit(prior, vq_model)
   return Pipeline(prior, variables, vq_model, vq_params, vq_config)
 
@@ -98,13 +98,13 @@ def evaluate_bound(prior: Any, variables: Any, vq_model: Any, vq_params: Any, im
     -log p(z(x)) per image, 'prior_bits_per_code', 'recon_nats': -log p(x | z(x)) per image,
     'recon_bits_per_dim', 'perplexity', 'codes_used', 'n', 'bound': True}``.
   """
-  from armodels_jax import training  # pylint: disable=g-import-not-at-top
-  from armodels_jax.vqvae import train  # pylint: disable=g-import-not-at-top
+  from armodels_jax.training import evaluation  # pylint: disable=g-import-not-at-top
+  from armodels_jax.vqvae import stage1  # pylint: disable=g-import-not-at-top
 
   check_fit(prior, vq_model)
-  recon = train.evaluate(vq_model, vq_params, images, batch_size)
+  recon = stage1.evaluate(vq_model, vq_params, images, batch_size)
   codes = recon["codes"][..., None]  # [N, h, w, 1]
-  prior_nll = training.evaluate(prior, variables, codes, batch_size=batch_size)["nll_nats"]
+  prior_nll = evaluation.evaluate(prior, variables, codes, batch_size=batch_size)["nll_nats"]
   bound = prior_nll + recon["nll_nats"]
   dims, num_codes = vq_model.num_dims, math.prod(codes.shape[1:])
   return {"nll_nats": bound, "bits_per_dim": bound / (dims * math.log(2.0)),
@@ -131,10 +131,10 @@ def sample_images(prior: Any, variables: Any, vq_model: Any, vq_params: Any, key
   Returns:
     ``(images int32 [num, H, W, C], codes int32 [num, h, w])``.
   """
-  import armodels_jax as arm  # pylint: disable=g-import-not-at-top
+  from armodels_jax import api  # pylint: disable=g-import-not-at-top
 
   check_fit(prior, vq_model)
-  codes = arm.sample(prior, variables, key, num_samples=num, method=method, temperature=temperature,
+  codes = api.sample(prior, variables, key, num_samples=num, method=method, temperature=temperature,
                      cond=cond)[..., 0]  # [num, h, w]
   x = _decode(vq_model, vq_params, codes, jax.random.fold_in(key, 1), float(pixel_temperature))
   return np.asarray(jax.device_get(x)), np.asarray(jax.device_get(codes))

@@ -3,7 +3,7 @@ the config list).
 
 A config file loads this module by path (config files are imported by path, not as a package)::
 
-  _common = training.load_config_module(__file__, "_common.py")
+  import _common
 
 ``dense_binarized_mnist(...)`` is the training setup of the dense family (FVSBN, NADE, EoNADE, NADE-k,
 MADE) on binarized MNIST: Adam with a cosine schedule, gradient clipping, EMA (Polyak) weights for
@@ -13,7 +13,7 @@ early stopping); the stored data have no test split, so the validation split is 
 
 import os
 
-from armodels_jax import training
+from armodels_jax import config as config_lib
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED_DATA = os.path.normpath(os.path.join(REPO_ROOT, "..", "shared", "data"))
@@ -23,7 +23,7 @@ BINARIZED_MNIST = os.path.join(SHARED_DATA, "binarized_mnist", "binarized_mnist.
 def model_config(model_name: str, arg=None, size: str = "paper", overrides=None):
   """The default config with seed 0, the model and its size, and the model overrides; the tiny variant
   (``arg='tiny'``) keeps the tiny size as it is, without the overrides."""
-  cfg = training.default_config()
+  cfg = config_lib.default_config()
   cfg.seed = 0
   cfg.model.name = model_name
   cfg.model.size = size
@@ -45,7 +45,7 @@ def dense_binarized_mnist(model_name: str, arg=None, *, size: str = "paper", ove
     arg: the config file's argument: None (the experiment) or ``'tiny'``.
     size: model size.
     overrides: model overrides (``cfg.model.overrides``).
-    num_steps, batch_size, learning_rate, ema_decay, weight_decay: training.
+    num_steps, batch_size, learning_rate, ema_decay, weight_decay: the train group.
     eval_every, eval_max_examples, eval_batch_size: evaluation during training (0 examples = all).
     checkpoint_every: checkpoint period; every checkpoint is kept, so the one with the best validation
       NLL can be shipped (early stopping after the fact, as the papers selected by validation).
@@ -72,7 +72,7 @@ def dense_binarized_mnist(model_name: str, arg=None, *, size: str = "paper", ove
   t.keep_checkpoints = 0  # Keep all.
   t.sample_every = 0
   t.num_samples = 64
-  return training.apply_variant(cfg, arg)
+  return config_lib.apply_variant(cfg, arg)
 
 
 MNIST = os.path.join(SHARED_DATA, "mnist")
@@ -123,13 +123,13 @@ def image_experiment(model_name: str, data: str, arg=None, *, size: str = "paper
     overrides: size overrides (``cfg.model.overrides``), dropped by the tiny variant.
     structure: overrides kept by the tiny variant too (head kind, number of classes).
     conditional: pass the dataset's labels as ``cond``.
-    num_steps, batch_size, learning_rate, ema_decay, warmup_steps, weight_decay: training.
+    num_steps, batch_size, learning_rate, ema_decay, warmup_steps, weight_decay: the train group.
     eval_every, eval_max_examples, eval_batch_size: evaluation during training (0 examples = all).
     checkpoint_every, sample_every: periods (0 = only at the end / never).
     cpu_devices: ``train.cpu_devices`` (2 for the models whose step is a scan, which a second CPU
       device runs beside the first; BENCHMARKS.md).
   """
-  cfg = training.default_config()
+  cfg = config_lib.default_config()
   cfg.seed = 0
   cfg.model.name = model_name
   cfg.model.size = size
@@ -161,7 +161,7 @@ def image_experiment(model_name: str, data: str, arg=None, *, size: str = "paper
   t.sample_every = sample_every
   t.num_samples = 16
   t.cpu_devices = cpu_devices
-  return training.apply_variant(cfg, arg)
+  return config_lib.apply_variant(cfg, arg)
 
 
 # The image experiments side by side: one row per config file ``<row>.py``, whose ``get_config`` is
@@ -270,7 +270,7 @@ def audio_experiment(arg=None, *, size: str = "small", labels: str | None = "spe
   """
   num_classes = {"speaker": 6, "digit": 10, "speaker_digit": 60, None: 0}[labels]
   local_dim = {"digit": 10, "log_mel": num_mels, None: 0}[features]
-  cfg = training.default_config()
+  cfg = config_lib.default_config()
   cfg.seed = 0
   cfg.model.name = "wavenet"
   cfg.model.size = size
@@ -293,7 +293,7 @@ def audio_experiment(arg=None, *, size: str = "small", labels: str | None = "spe
             log_every=100, eval_every=eval_every, eval_batch_size=64, eval_max_examples=512,
             checkpoint_every=checkpoint_every, keep_checkpoints=0,  # Keep all.
             sample_every=sample_every, num_samples=6)
-  return training.apply_variant(cfg, arg)
+  return config_lib.apply_variant(cfg, arg)
 
 
 def text_experiment(arg=None, *, size: str = "small", seq_len: int = 100, num_steps: int = 20_000,
@@ -308,7 +308,7 @@ def text_experiment(arg=None, *, size: str = "small", seq_len: int = 100, num_st
   with step decay. A model without a state (``model_name='image_gpt'``, ``tbptt=False``) trains
   and is evaluated on the windows independently, each read from its first character.
   """
-  cfg = training.default_config()
+  cfg = config_lib.default_config()
   cfg.seed = 0
   cfg.model.name = model_name
   cfg.model.size = size
@@ -320,4 +320,9 @@ def text_experiment(arg=None, *, size: str = "small", seq_len: int = 100, num_st
             log_every=100, eval_every=eval_every, eval_batch_size=64,
             checkpoint_every=checkpoint_every, keep_checkpoints=0,  # Keep all.
             num_samples=4)
-  return training.apply_variant(cfg, arg)
+  return config_lib.apply_variant(cfg, arg)
+
+
+# The config schema (armodels_jax.config, which imports only ml_collections), for the config files.
+default_config = config_lib.default_config
+apply_variant = config_lib.apply_variant

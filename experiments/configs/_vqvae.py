@@ -8,9 +8,7 @@ its options (``num_codes``, ``embedding_dim``, ``features``, ``res_hidden``, ``n
 maps of the stage-1 workdir ``data.path``.
 """
 
-from armodels_jax import training
-
-_common = training.load_config_module(__file__, "_common.py")
+import _common
 
 
 def vqvae(data: str, arg=None, *, size: str, overrides: dict, num_steps: int, batch_size: int,
@@ -33,7 +31,7 @@ def vqvae(data: str, arg=None, *, size: str, overrides: dict, num_steps: int, ba
   t.checkpoint_every = 1000
   t.sample_every = 1000
   t.num_samples = 16
-  return training.apply_variant(cfg, arg)
+  return _common.apply_variant(cfg, arg)
 
 
 def prior(model_name: str, arg=None, *, vqvae_workdir: str, size: str, num_steps: int,
@@ -56,4 +54,4 @@ def prior(model_name: str, arg=None, *, vqvae_workdir: str, size: str, num_steps
   t.checkpoint_every = 1000
   t.sample_every = 0
   t.num_samples = 16
-  return training.apply_variant(cfg, arg)
+  return _common.apply_variant(cfg, arg)

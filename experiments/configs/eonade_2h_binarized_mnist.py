@@ -52,14 +52,14 @@ uint8 ``train`` (50000, 28, 28) and ``valid`` (10000, 28, 28)).
 ``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny model, batch 8, 2 steps).
 """
 
-from armodels_jax import training
+import _common
 
 PUBLISHED_TEST_NLL = 85.10
 
 
 def get_config(arg=None):
   """Returns the locked config; ``arg='tiny'`` shrinks it to a seconds-long smoke run."""
-  common = training.load_config_module(__file__, "_common.py")
+  common = _common
   return common.dense_binarized_mnist(
       "eonade", arg, size="paper", num_steps=60_000, eval_every=0, eval_max_examples=500,
       eval_batch_size=100, overrides=dict(hidden_sizes=(500, 500), num_orderings=128))

@@ -10,6 +10,6 @@ beside the other image experiments. ``arg``: None (the experiment) or ``'tiny'``
 model, batch 8, 2 steps).
 """
 
-from armodels_jax import training
+import _common
 
-get_config = training.load_config_module(__file__, "_common.py").image_row("gated_pixelcnn_imagenet32")
+get_config = _common.image_row("gated_pixelcnn_imagenet32")

@@ -20,9 +20,7 @@ file with ``data.path=FILE``.
 ``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny model, batch 8, 2 steps).
 """
 
-from armodels_jax import training
-
-_common = training.load_config_module(__file__, "_common.py")
+import _common
 
 
 def get_config(arg=None):

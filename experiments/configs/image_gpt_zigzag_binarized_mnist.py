@@ -17,9 +17,8 @@ Data: as ``image_gpt_binarized_mnist.py``.
 ``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny model, batch 8, 2 steps).
 """
 
-from armodels_jax import training
 
-_raster = training.load_config_module(__file__, "image_gpt_binarized_mnist.py")
+import image_gpt_binarized_mnist as _raster
 
 
 def get_config(arg=None):

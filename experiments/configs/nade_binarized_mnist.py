@@ -25,14 +25,14 @@ uint8 ``train`` (50000, 28, 28) and ``valid`` (10000, 28, 28)).
 ``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny model, batch 8, 2 steps).
 """
 
-from armodels_jax import training
+import _common
 
 PUBLISHED_TEST_NLL = 88.86
 
 
 def get_config(arg=None):
   """Returns the locked config; ``arg='tiny'`` shrinks it to a seconds-long smoke run."""
-  common = training.load_config_module(__file__, "_common.py")
+  common = _common
   cfg = common.dense_binarized_mnist(
       "nade", arg, size="paper", num_steps=1_500, learning_rate=3e-3, eval_every=500,
       overrides=dict(hidden_size=500))

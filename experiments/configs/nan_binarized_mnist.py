@@ -27,12 +27,12 @@ uint8 ``train`` (50000, 28, 28) and ``valid`` (10000, 28, 28)).
 ``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny model, batch 8, 2 steps).
 """
 
-from armodels_jax import training
+import _common
 
 
 def get_config(arg=None):
   """Returns the locked config; ``arg='tiny'`` shrinks it to a seconds-long smoke run."""
-  common = training.load_config_module(__file__, "_common.py")
+  common = _common
   cfg = common.dense_binarized_mnist("nan", arg, size="small", num_steps=4_000, eval_every=1_000,
                                      checkpoint_every=1_000)
   if arg != "tiny":  # The shared 1000-step warmup would take a quarter of this short run.

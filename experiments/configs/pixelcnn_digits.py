@@ -10,12 +10,12 @@ Launch::
 ``arg``: None (the experiment, minutes on a CPU) or ``'tiny'`` (seconds: tiny model, batch 8, 2 steps).
 """
 
-from armodels_jax import training
+import _common
 
 
 def get_config(arg=None):
   """Returns the locked config; ``arg='tiny'`` shrinks it to a seconds-long smoke run."""
-  cfg = training.default_config()
+  cfg = _common.default_config()
   cfg.seed = 0
   cfg.model.name = "pixelcnn"
   cfg.model.size = "small"
@@ -41,4 +41,4 @@ def get_config(arg=None):
   t.sample_every = 1000
   t.num_samples = 64
 
-  return training.apply_variant(cfg, arg)
+  return _common.apply_variant(cfg, arg)

@@ -18,7 +18,7 @@ the four original IDX ``.gz`` files); point it elsewhere with ``--config.data.pa
 
 import os
 
-from armodels_jax import training
+import _common
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_PATH = os.path.normpath(os.path.join(_REPO_ROOT, "..", "shared", "data", "mnist"))
@@ -26,7 +26,7 @@ DEFAULT_PATH = os.path.normpath(os.path.join(_REPO_ROOT, "..", "shared", "data",
 
 def get_config(arg=None):
   """Returns the locked config; ``arg='tiny'`` shrinks it to a seconds-long smoke run."""
-  cfg = training.default_config()
+  cfg = _common.default_config()
   cfg.seed = 0
   cfg.model.name = "pixelcnn"
   cfg.model.size = "paper"
@@ -49,4 +49,4 @@ def get_config(arg=None):
   t.sample_every = 10_000
   t.num_samples = 64
 
-  return training.apply_variant(cfg, arg)
+  return _common.apply_variant(cfg, arg)

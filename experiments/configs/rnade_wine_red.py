@@ -34,7 +34,7 @@ model, batch 8, 2 steps).
 
 import os
 
-from armodels_jax import training
+import _common
 
 PUBLISHED_TEST_LOGLIK = -9.36  # RNADE-MoG, Table 1; RNADE-MoL: -9.46.
 
@@ -45,7 +45,7 @@ WINE_RED = os.path.normpath(os.path.join(REPO_ROOT, "..", "shared", "data", "win
 
 def get_config(arg=None):
   """Returns the locked config; ``arg='tiny'`` shrinks it to a seconds-long smoke run."""
-  cfg = training.default_config()
+  cfg = _common.default_config()
   cfg.seed = 0
   cfg.model.name = "rnade"
   cfg.model.size = "paper"  # 50 hidden units (10 components, raised to 20 below)
@@ -77,4 +77,4 @@ def get_config(arg=None):
   t.keep_checkpoints = 0  # all: the fold script restores the best validation step
   t.sample_every = 0
   t.num_samples = 16
-  return training.apply_variant(cfg, arg)
+  return _common.apply_variant(cfg, arg)

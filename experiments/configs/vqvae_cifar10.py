@@ -17,9 +17,7 @@ Data: CIFAR-10 through TensorFlow Datasets (``tfds:cifar10``; prepare it once wi
 --file_format=array_record``). ``arg``: None (the experiment) or ``'tiny'`` (seconds).
 """
 
-from armodels_jax import training
-
-_vqvae = training.load_config_module(__file__, "_vqvae.py")
+import _vqvae
 
 
 def get_config(arg=None):

@@ -18,9 +18,7 @@ Data: ``data.path`` defaults to ``../shared/data/mnist`` relative to the reposit
 ``.gz`` files). ``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny network, 2 steps).
 """
 
-from armodels_jax import training
-
-_vqvae = training.load_config_module(__file__, "_vqvae.py")
+import _vqvae
 
 
 def get_config(arg=None):

@@ -14,9 +14,7 @@ Launch after stage 1 (``vqvae_cifar10.py``)::
 ``data.path`` defaults to ``runs/vqvae_cifar10``. ``arg``: None (the experiment) or ``'tiny'``.
 """
 
-from armodels_jax import training
-
-_vqvae = training.load_config_module(__file__, "_vqvae.py")
+import _vqvae
 
 
 def get_config(arg=None):

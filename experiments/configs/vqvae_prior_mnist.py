@@ -18,9 +18,7 @@ Launch after stage 1 (``vqvae_mnist.py``)::
 stage-1 run with ``--config.data.path=DIR``. ``arg``: None (the experiment) or ``'tiny'`` (seconds).
 """
 
-from armodels_jax import training
-
-_vqvae = training.load_config_module(__file__, "_vqvae.py")
+import _vqvae
 
 
 def get_config(arg=None):

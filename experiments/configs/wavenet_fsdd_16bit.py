@@ -16,9 +16,7 @@ Data: ``../shared/data/fsdd/fsdd.npz`` (int16 samples, level = sample + 32768).
 ``arg``: None (the experiment) or ``'tiny'`` (seconds: tiny model, batch 8, 2 steps).
 """
 
-from armodels_jax import training
-
-_common = training.load_config_module(__file__, "_common.py")
+import _common
 
 
 def get_config(arg=None):

@@ -1,4 +1,4 @@
-"""Heads against an independent float64 NumPy reference (DESIGN.md rule 5)."""
+"""Heads against an independent float64 NumPy reference (docs/design.md section 6, rule 5)."""
 
 import jax
 import jax.numpy as jnp

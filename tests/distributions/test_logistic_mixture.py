@@ -1,4 +1,4 @@
-"""The discretized logistic mixture against an independent float64 reference (DESIGN.md rule 5).
+"""The discretized logistic mixture against an independent float64 reference (docs/design.md section 6, rule 5).
 
 The reference below follows Salimans et al. 2017 (PixelCNN++), eqs. 2-3, with
 plain loops over components and channels and scipy's expit/logsumexp.

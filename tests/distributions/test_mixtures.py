@@ -1,4 +1,4 @@
-"""The continuous mixture heads against float64 SciPy references (DESIGN.md rule 5).
+"""The continuous mixture heads against float64 SciPy references (docs/design.md section 6, rule 5).
 
 * log densities and CDFs equal scipy.stats norm / laplace / logistic mixtures, for random and extreme
   raw parameters; never NaN or inf, with finite gradients;

@@ -1,4 +1,4 @@
-"""Shared checks of DESIGN.md section 6 for the model tests (import as ``import model_checks``).
+"""Shared checks of docs/design.md section 6 for the model tests (import as ``import model_checks``).
 
 Every function asserts; each takes a model and its variables, and ``cond`` where a
 conditional model needs one. The tests of a model family call them on tiny event spaces.

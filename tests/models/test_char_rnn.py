@@ -1,4 +1,4 @@
-"""char-RNN: the rules of DESIGN.md section 6, the LSTM against an independent NumPy float64
+"""char-RNN: the rules of docs/design.md section 6, the LSTM against an independent NumPy float64
 recurrence, and the TBPTT contract (the carry threaded over windows equals one pass over their
 concatenation).
 

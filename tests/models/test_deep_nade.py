@@ -1,4 +1,4 @@
-"""EoNADE (``eonade``) and NADE-k (``nade_k``): the rules of DESIGN.md section 6 and the
+"""EoNADE (``eonade``) and NADE-k (``nade_k``): the rules of docs/design.md section 6 and the
 order-agnostic training estimator.
 
 1. normalisation over every input of a tiny event space, for one ordering and for the

@@ -1,4 +1,4 @@
-"""FVSBN and NADE against the rules of DESIGN.md section 6.
+"""FVSBN and NADE against the rules of docs/design.md section 6.
 
 1. normalisation over every input of a tiny event space;
 2. causality in raster order (perturbing dimensions at and after d);

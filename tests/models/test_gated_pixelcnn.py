@@ -1,6 +1,6 @@
 """Gated PixelCNN (van den Oord et al. 2016, "Conditional Image Generation with PixelCNN Decoders").
 
-DESIGN.md section 6 on tiny event spaces (normalisation, causality, no blind spot, cached decode
+docs/design.md section 6 on tiny event spaces (normalisation, causality, no blind spot, cached decode
 == full pass, cached sampling == naive, sample frequencies) for the unconditional, class-conditional
 and spatially conditioned model, plus configuration and ``cond`` validation.
 

@@ -1,4 +1,4 @@
-"""Image GPT: the orderings, the rules of DESIGN.md section 6 under each ordering, and its options.
+"""Image GPT: the orderings, the rules of docs/design.md section 6 under each ordering, and its options.
 
 1. normalisation over every input of a tiny event space (each ordering, the softmax and the
    logistic-mixture heads, a sequence);

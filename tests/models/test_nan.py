@@ -1,4 +1,4 @@
-"""NAN (one untied hidden layer per conditional) against the rules of DESIGN.md section 6.
+"""NAN (one untied hidden layer per conditional) against the rules of docs/design.md section 6.
 
 1. normalisation over every input of a tiny event space;
 2. causality in raster order;

@@ -1,4 +1,4 @@
-"""PixelCNN++ (pixelcnn_pp): the rules of DESIGN.md section 6 on tiny event spaces,
+"""PixelCNN++ (pixelcnn_pp): the rules of docs/design.md section 6 on tiny event spaces,
 cached decode through 1-3 resolutions, class conditioning, dropout, sizes and
 configuration errors."""
 

@@ -1,4 +1,4 @@
-"""PixelRNN Row LSTM and Diagonal BiLSTM: the rules of DESIGN.md section 6 and the
+"""PixelRNN Row LSTM and Diagonal BiLSTM: the rules of docs/design.md section 6 and the
 receptive fields of section 3.1-3.2 of van den Oord et al. 2016.
 
 * normalisation over every input of (2, 2, 1) with 3 levels and (2, 1, 3) with 2 levels;

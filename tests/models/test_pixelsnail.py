@@ -1,4 +1,4 @@
-"""PixelSNAIL: the rules of DESIGN.md section 6 and the model's own properties."""
+"""PixelSNAIL: the rules of docs/design.md section 6 and the model's own properties."""
 
 import dataclasses
 import functools

@@ -1,4 +1,4 @@
-"""RNADE against the rules of DESIGN.md section 6, for real-valued data.
+"""RNADE against the rules of docs/design.md section 6, for real-valued data.
 
 1. normalisation: the density integrates to 1 over a fine 2-D grid;
 2. causality in raster order;

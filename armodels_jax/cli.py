@@ -18,6 +18,7 @@ Every subcommand calls public functions that a notebook can call directly:
   armodels compress   --workdir DIR (--npz FILE [--key K] | --text FILE | --wav FILE) --out X.arm
                       [--batch-size N] [--json]            -> compress_workdir, arm.compress
   armodels decompress --workdir DIR --in X.arm --out Y.npz (Y.txt text, Y.wav audio)
+                      [--max-elements N]
                                                            -> decompress_workdir, arm.decompress
 
 User errors (a missing file or checkpoint, an array of the wrong size, a bad option) print one line
@@ -432,9 +433,10 @@ def compress_workdir(workdir: str, out: str, *, npz: str | None = None, key: str
   return {"bytes": len(blob), "n": int(x.shape[0]), "bits_per_dim": 8 * len(blob) / x.size}
 
 
-def decompress_workdir(workdir: str, path_in: str, out: str):
+def decompress_workdir(workdir: str, path_in: str, out: str, *, max_elements: int = 1 << 28):
   """Decompresses `path_in` with the checkpoint in `workdir`; writes `out` (.npz: the array under
-  key 'x'; a text model's .txt; an audio model's .wav). Returns the decoded array."""
+  key 'x'; a text model's .txt; an audio model's .wav). Returns the decoded array. A header asking
+  for more than `max_elements` elements is refused before anything is allocated (ValueError)."""
   if not os.path.isfile(path_in):
     raise CLIError(f"compressed file not found: {path_in!r}")
   out_dir = os.path.dirname(os.path.abspath(out))
@@ -451,11 +453,13 @@ def decompress_workdir(workdir: str, path_in: str, out: str):
     raise CLIError(f"expected --out ending in {' or '.join(kinds)}, got {out!r}")
   with open(path_in, "rb") as f:
     blob = f.read()
-  shape = compression.read_header(blob)["event_shape"]
+  head = compression.read_header(blob)
+  compression.check_limits(head, max_elements)  # before the checkpoint is loaded
+  shape = head["event_shape"]
   model, variables, _ = _restore(workdir)
   if info.get("kind") in ("text", "audio") and len(shape) == 1:
     model = model.clone(event_shape=shape)  # a sequence model codes any length
-  x = arm.decompress(model, variables, blob)
+  x = arm.decompress(model, variables, blob, max_elements=max_elements)
   if out.endswith(".npz"):
     np.savez(out, x=x)
   elif out.endswith(".txt"):
@@ -483,7 +487,7 @@ def _cmd_compress(args: argparse.Namespace) -> int:
 
 
 def _cmd_decompress(args: argparse.Namespace) -> int:
-  x = decompress_workdir(args.workdir, args.input, args.out)
+  x = decompress_workdir(args.workdir, args.input, args.out, max_elements=args.max_elements)
   print(f"wrote {args.out}: {x.shape[0]} examples of shape {tuple(x.shape[1:])}")
   return 0
 
@@ -755,6 +759,8 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--in", dest="input", required=True, help="the compressed file")
   p.add_argument("--out", required=True,
                  help="an .npz (the array under key 'x'); text models: .txt; audio models: .wav")
+  p.add_argument("--max-elements", type=int, default=1 << 28,
+                 help="refuse files that decode to more elements than this (default 2**28)")
   p.set_defaults(func=_cmd_decompress)
   return parser
 

@@ -99,10 +99,16 @@ class Run:
       return None
 
   def last_error_line(self) -> str:
+    """The CLI's one-line error (``armodels train: error: ...``), a line saying "in use", or the last
+    line of stderr."""
     with open(self.err_path, errors="replace") as f:
       lines = [l.strip() for l in f if l.strip()]
-    wanted = [l for l in lines if "error" in l.lower() or "in use" in l]
+    wanted = [l for l in lines if l.startswith("armodels") and "error:" in l or "in use" in l]
     return (wanted or lines or [""])[-1][:300]
+
+  def traceback_printed(self) -> bool:
+    with open(self.err_path, errors="replace") as f:
+      return "Traceback (most recent call last)" in f.read()
 
 
 def read_rows(workdir: str, offset: int = 0) -> tuple[list[dict], int, int]:
@@ -356,38 +362,47 @@ class Soak:
     return {"damage": f"deleted {os.path.relpath(victim, self.workdir)}"}
 
   def second_trainer(self, first: Run) -> dict:
-    """Starts the command again while `first` runs; reports what the second one did."""
-    start_reached = self.reached
+    """Starts the command again while `first` holds the workdir; reports what the second one did.
+
+    `first` is paused (SIGSTOP) while the second starts up (seconds, against the first's tens of steps a
+    second), so that the two overlap however fast the run is, as a not-quite-dead predecessor would;
+    it is resumed (SIGCONT) once the second has logged a step or exited, both run for a moment, and
+    then both are killed (the fault ends as a kill -9).
+    """
+    first.kill(signal.SIGSTOP)
     second = self.launch()
-    repeated: list[bool] = []
+    logged: list[int] = []
 
-    def outcome():
-      rows = self.poll_rows()
-      if any(int(r["step"]) <= start_reached for r in rows):
-        repeated.append(True)  # a step logged again: the second trainer is training
-      return bool(repeated) or not second.alive()
+    def second_started() -> bool:
+      logged.extend(int(r["step"]) for r in self.poll_rows())  # the first is paused: these are the second's
+      return bool(logged) or not second.alive()
 
-    self.wait_for(second, outcome, self.args.timeout)
+    self.wait_for(second, second_started, self.args.timeout)
+    first.kill(signal.SIGCONT)
+    if second.alive():  # both train: let them overlap for a while
+      until = self.reached + self.args.checkpoint_every
+      self.wait_for(first, lambda: bool(self.poll_rows() or True) and self.reached >= until
+                    or not second.alive(), 30)
     code = second.proc.poll()
     line = second.last_error_line() if code is not None else ""
     if code == 2 and "in use" in line:
       result = "refused"
-    elif code is None or repeated:
+    elif code is None or logged:
       result = "both ran"
     else:
       result = f"second exited with status {code}"
     second.kill()
     second.wait(30)
     out = {"second_trainer": result, "second_exit_status": code, "second_message": line,
-           "first_alive_after": first.alive()}
-    # The first trainer goes on; the fault ends when it is stopped as by a kill.
+           "second_first_step": (logged[0] if logged else None)}
     first.kill()
     return out
 
   def disk_full(self, run: Run) -> dict:
     filler = fill_disk(self.workdir)
     code = run.wait(self.args.timeout)
-    out = {"exit_status": code, "message": run.last_error_line()}
+    out = {"exit_status": code, "message": run.last_error_line(),
+           "traceback_in_stderr": run.traceback_printed()}
     if code is None:
       out["message"] = "still running with a full disk after the timeout; killed"
       run.kill()
@@ -441,7 +456,7 @@ class Soak:
       equal, detail = self.compare()
     finally:
       reference.kill()
-      if mounted and not args.keep:
+      if mounted:  # the tmpfs goes with its files, --keep or not
         subprocess.run(["umount", self.workdir], check=False, capture_output=True)
     by_kind = {}
     for f in self.faults:

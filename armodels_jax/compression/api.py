@@ -48,6 +48,7 @@ import numpy as np
 from armodels_jax import api
 from armodels_jax.compression import coder
 from armodels_jax.compression import file_format
+from armodels_jax.models.base import ARModel
 from armodels_jax.sampling import decode
 
 __all__ = ["compress", "decompress", "DEFAULT_BATCH_SIZE"]
@@ -56,11 +57,12 @@ DEFAULT_BATCH_SIZE = 256
 
 
 def _check(model, variables, cond) -> None:
-  from armodels_jax.models.base import ARModel  # pylint: disable=g-import-not-at-top
-
   if not isinstance(model, ARModel):
     raise ValueError(f"expected a model from armodels_jax.models.create, got {type(model).__name__}")
-  api._check_variables(variables)  # pylint: disable=protected-access
+  if not isinstance(variables, dict) or "params" not in variables:
+    raise ValueError("expected variables as a dict with a 'params' entry (from arm.init), got "
+                     f"{type(variables).__name__}"
+                     + (f" with keys {sorted(variables)}" if isinstance(variables, dict) else ""))
   if model.real_valued:
     raise ValueError(f"compression needs a discrete model; {type(model).__name__} is real-valued "
                      "(num_levels=None): its densities are not probabilities of symbols")
@@ -236,9 +238,12 @@ def decompress(model, variables: dict, data: bytes, cond: Any = None, *,
                                lengths is not None)
       parts.append(coded[:len(rows)])
       rows_seen.append(rows)
-  except MemoryError:
-    raise ValueError(f"out of memory decoding {count:,} examples of shape {head['event_shape']} "
-                     f"{chunk} at a time; lower max_elements to refuse such files early") from None
+  except (MemoryError, jax.errors.JaxRuntimeError) as e:
+    if not isinstance(e, MemoryError) and "RESOURCE_EXHAUSTED" not in str(e):
+      raise
+    raise ValueError(f"out of memory decoding {count:,} examples of shape {head['event_shape']}, "
+                     f"{chunk} at a time; lower max_elements to refuse such files before they "
+                     f"start") from None
   flat = np.concatenate(parts)
   if lengths is not None:  # chunks in length order: back to the file's order
     flat[np.concatenate(rows_seen)] = flat.copy()

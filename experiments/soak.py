@@ -228,12 +228,15 @@ class Soak:
     self.bad_lines = 0
     self.notes: list[str] = []
     self.interventions: list[str] = []
+    self.started: list[Run] = []  # every trainer process, killed if the soak itself is stopped
 
   # -- processes ----------------------------------------------------------------------------------
 
   def launch(self) -> Run:
     self.launches += 1
-    return Run(self.cmd(self.workdir), self.env, os.path.join(self.scratch, f"run_{self.launches:03d}"))
+    run = Run(self.cmd(self.workdir), self.env, os.path.join(self.scratch, f"run_{self.launches:03d}"))
+    self.started.append(run)
+    return run
 
   def poll_rows(self) -> list[dict]:
     rows, self.offset, bad = read_rows(self.workdir, self.offset)
@@ -455,7 +458,9 @@ class Soak:
                              f"{reference.last_error_line()}")
       equal, detail = self.compare()
     finally:
-      reference.kill()
+      for r in [reference] + self.started:
+        r.kill(signal.SIGCONT)
+        r.kill()
       if mounted:  # the tmpfs goes with its files, --keep or not
         subprocess.run(["umount", self.workdir], check=False, capture_output=True)
     by_kind = {}
@@ -516,6 +521,11 @@ def main(argv=None) -> int:
     p.error(f"unknown fault kinds {unknown}; expected some of {KINDS}" if unknown else "--n >= 1")
   if args.steps is None:
     args.steps = 2 * args.checkpoint_every * (args.n + 1) + 10
+  def stop(signum, frame):
+    del frame
+    raise KeyboardInterrupt(f"signal {signum}")
+
+  signal.signal(signal.SIGTERM, stop)  # the trainers are killed and the tmpfs unmounted on the way out
   scratch = args.dir or tempfile.mkdtemp(prefix="armodels_soak_")
   os.makedirs(scratch, exist_ok=True)
   try:

@@ -163,23 +163,18 @@ def try_mount_tmpfs(path: str, megabytes: int) -> str | None:
 
 
 def fill_disk(path: str) -> str:
-  """Writes `path`/filler until the filesystem is full; returns the filler's path."""
+  """Writes `path`/filler until the filesystem is full (unbuffered, so nothing is left to flush);
+  returns the filler's path."""
   filler = os.path.join(path, "filler.bin")
-  block = b"\0" * (1 << 16)
-  with open(filler, "wb") as f:
-    try:
-      while True:
-        f.write(block)
-        f.flush()
-    except OSError:
-      pass
-  # Whatever room the buffers left: fill it byte-wise.
   try:
-    with open(filler, "ab") as f:
-      while True:
-        f.write(b"\0" * 512)
-        f.flush()
-  except OSError:
+    with open(filler, "wb", buffering=0) as f:
+      for size in (1 << 20, 1 << 12, 1):
+        try:
+          while True:
+            f.write(b"\0" * size)
+        except OSError:
+          pass
+  except OSError:  # already full
     pass
   return filler
 
@@ -410,7 +405,8 @@ class Soak:
       out["message"] = "still running with a full disk after the timeout; killed"
       run.kill()
       run.wait(30)
-    os.remove(filler)
+    if os.path.exists(filler):
+      os.remove(filler)
     return out
 
   # -- the whole soak -----------------------------------------------------------------------------
@@ -438,7 +434,13 @@ class Soak:
         if not run.alive() and run.proc.returncode == 0:
           self.notes.append(f"the run finished before fault {i + 1}; {i} faults injected")
           break
-        fault = self.inject(run, kind)
+        try:
+          fault = self.inject(run, kind)
+        except OSError as e:  # the soak's own failure: report it, stop injecting
+          self.problems.append(f"fault {i + 1} ({kind}) could not be injected: {e}")
+          run.kill()
+          run = None
+          break
         self.faults.append(fault)
         print(f"fault {i + 1}/{args.n}: {kind} at step {fault['reached_step']}"
               + "".join(f", {k}={v}" for k, v in fault.items()
@@ -512,7 +514,7 @@ def main(argv=None) -> int:
   p.add_argument("--dir", default=None, help="scratch folder (default: a new temporary one)")
   p.add_argument("--keep", action="store_true", help="keep the scratch folder")
   p.add_argument("--timeout", type=float, default=300, help="seconds any one wait may take")
-  p.add_argument("--tmpfs-mb", type=int, default=16, help="size of the disk_full tmpfs")
+  p.add_argument("--tmpfs-mb", type=int, default=32, help="size of the disk_full tmpfs")
   p.add_argument("--json", action="store_true", help="also print the report as one JSON line")
   args = p.parse_args(argv)
   args.kinds = [k for k in args.kinds.split(",") if k]

@@ -19,6 +19,7 @@ unless named otherwise):
   armodels compress   --workdir DIR (--npz FILE [--key K] | --text FILE | --wav FILE) --out X.arm
                       [--batch-size N] [--json]            -> compress_workdir
   armodels decompress --workdir DIR --in X.arm --out Y.npz (Y.txt text, Y.wav audio)
+                      [--max-elements N]
                                                            -> decompress_workdir
 
 User errors (a missing file or checkpoint, an array of the wrong size, a bad option, a workdir in use
@@ -176,7 +177,7 @@ def _cmd_compress(args: argparse.Namespace) -> int:
 
 
 def _cmd_decompress(args: argparse.Namespace) -> int:
-  x = decompress_workdir(args.workdir, args.input, args.out)
+  x = decompress_workdir(args.workdir, args.input, args.out, max_elements=args.max_elements)
   print(f"wrote {args.out}: {x.shape[0]} examples of shape {tuple(x.shape[1:])}")
   return 0
 
@@ -287,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--in", dest="input", required=True, help="the compressed file")
   p.add_argument("--out", required=True,
                  help="an .npz (the array under key 'x'); text models: .txt; audio models: .wav")
+  p.add_argument("--max-elements", type=int, default=1 << 28,
+                 help="refuse files that decode to more elements than this (default 2**28)")
   p.set_defaults(func=_cmd_decompress)
   return parser
 

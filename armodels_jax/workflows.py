@@ -343,9 +343,10 @@ def compress_workdir(workdir: str, out: str, *, npz: str | None = None, key: str
   return {"bytes": len(blob), "n": int(x.shape[0]), "bits_per_dim": 8 * len(blob) / x.size}
 
 
-def decompress_workdir(workdir: str, path_in: str, out: str):
+def decompress_workdir(workdir: str, path_in: str, out: str, *, max_elements: int = 1 << 28):
   """Decompresses `path_in` with the checkpoint in `workdir`; writes `out` (.npz: the array under
-  key 'x'; a text model's .txt; an audio model's .wav). Returns the decoded array."""
+  key 'x'; a text model's .txt; an audio model's .wav). Returns the decoded array. A header asking
+  for more than `max_elements` elements is refused before anything is allocated (ValueError)."""
   if not os.path.isfile(path_in):
     raise UsageError(f"compressed file not found: {path_in!r}")
   out_dir = os.path.dirname(os.path.abspath(out))
@@ -362,11 +363,13 @@ def decompress_workdir(workdir: str, path_in: str, out: str):
     raise UsageError(f"expected --out ending in {' or '.join(kinds)}, got {out!r}")
   with open(path_in, "rb") as f:
     blob = f.read()
-  shape = compression.read_header(blob)["event_shape"]
+  head = compression.read_header(blob)
+  compression.check_limits(head, max_elements)  # before the checkpoint is loaded
+  shape = head["event_shape"]
   model, variables, _ = restore_workdir(workdir)
   if info.get("kind") in ("text", "audio") and len(shape) == 1:
     model = model.clone(event_shape=shape)  # a sequence model codes any length
-  x = arm.decompress(model, variables, blob)
+  x = arm.decompress(model, variables, blob, max_elements=max_elements)
   if out.endswith(".npz"):
     np.savez(out, x=x)
   elif out.endswith(".txt"):

@@ -203,6 +203,6 @@ def test_other_conditionals_fail_the_checksum(coded, monkeypatch):
     counts[rows, (big + 1) % counts.shape[1]] += moved
     return counts
 
-  monkeypatch.setattr(compression, "quantize", shifted)
+  monkeypatch.setattr(compression.coder, "quantize", shifted)
   with pytest.raises(ValueError, match="checksum"):
     compression.decompress(model, variables, data)

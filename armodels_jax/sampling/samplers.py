@@ -34,29 +34,16 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from armodels_jax.sampling import decode
+from armodels_jax.sampling.decode import init_cache  # noqa: F401  (public here too)
+
+_plan = decode.plan  # The plan and the cache come from the public decode interface.
+
 
 def _flat_prefix(model, prefix, num_samples: int) -> jnp.ndarray:
   if prefix is None:
     return jnp.zeros((num_samples, model.num_dims), model.value_dtype)
   return prefix.reshape(num_samples, model.num_dims).astype(model.value_dtype)
-
-
-def _plan(model, variables, key, flat_prefix, prefix_len, cond):
-  """The model's sampling plan and the canvas holding the kept prefix.
-
-  Returns:
-    ``(order [B, D], call_kwargs, canvas [B, D])``.
-  """
-  num_samples, num_dims = flat_prefix.shape
-  rows = jnp.arange(num_samples)
-  order, call_kwargs = model.apply(
-      {"params": variables["params"]}, jax.random.fold_in(key, num_dims),
-      flat_prefix.reshape((num_samples,) + model.event_shape), prefix_len, cond,
-      method=model.sampling_plan)  # order [B, D]
-  in_prefix = jnp.arange(num_dims)[None, :] < prefix_len  # [1, D] by step
-  kept = jnp.where(in_prefix, jnp.take_along_axis(flat_prefix, order, 1), 0)
-  canvas = jnp.zeros_like(flat_prefix).at[rows[:, None], order].set(kept)
-  return order, call_kwargs, canvas
 
 
 @functools.partial(jax.jit, static_argnames=("model", "num_samples", "temperature", "stop"))
@@ -98,15 +85,6 @@ def sample_naive(model, variables, key, num_samples: int, cond: Any = None,
   end = num_dims if stop is None else stop
   canvas = jax.lax.fori_loop(jnp.asarray(prefix_len, jnp.int32), end, step, canvas)
   return canvas.reshape((num_samples,) + model.event_shape)
-
-
-def init_cache(decoder, num_samples: int, cond: Any = None, call_kwargs=None):
-  """Zero caches of a ``decode=True`` model for a batch of ``num_samples``."""
-  canvas = jnp.zeros((num_samples,) + decoder.event_shape, decoder.value_dtype)
-  shapes = jax.eval_shape(
-      lambda: decoder.init(jax.random.key(0), canvas, jnp.int32(0), cond,
-                           method=decoder.decode_step, **(call_kwargs or {})))
-  return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes.get("cache", {}))
 
 
 @functools.partial(jax.jit, static_argnames=("model", "num_samples", "temperature"))

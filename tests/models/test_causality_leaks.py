@@ -1,4 +1,4 @@
-"""The causality check of DESIGN.md section 6, rule 2 (``model_checks.check_causality``) can fail.
+"""The causality check of docs/design.md section 6, rule 2 (``model_checks.check_causality``) can fail.
 
 For every model family of ``arm.models.names()``, on a tiny event space with weights far from their
 initial scale, the check passes on the model as it is and raises on deliberately leaking variants:

@@ -1,4 +1,4 @@
-"""The rules of DESIGN.md section 6 for MADE and PixelCNN.
+"""The rules of docs/design.md section 6 for MADE and PixelCNN.
 
 1. normalisation over every input of a tiny event space;
 2. causality in the model's order (perturbing later dimensions);

@@ -287,13 +287,66 @@ class WaveNet(ARModel):
         h = h + self.residual[l](z)
     return self._output(zs)
 
+  def _make_decode_params(self, batch: int) -> None:
+    """At init, runs every submodule once on zeros so that all parameters exist."""
+    r = self.residual_channels
+    self.embed(jnp.zeros((batch,), jnp.int32))
+    self.input_conv(jnp.zeros((batch, 1, r)))
+    for l, conv in enumerate(self.dilated):
+      conv(jnp.zeros((batch, 1, r)))
+      if l < self.num_layers - 1:
+        self.residual[l](jnp.zeros((batch, r)))
+    self.out1(jnp.zeros((batch, self.skip_channels)))
+    self.out2(jnp.zeros((batch, self.skip_channels)))
+
+  def _queue_layout(self) -> tuple[np.ndarray, np.ndarray]:
+    """``(offsets [N], lengths [N])`` of the layers' segments in the one decode queue."""
+    lengths = np.array([(self.kernel_size - 1) * d for d in self.dilations], np.int32)
+    return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int32), lengths
+
+  @nn.compact
   def decode_step(self, canvas: jnp.ndarray, t: jnp.ndarray, cond: Any = None) -> jnp.ndarray:
-    """Raw parameters ``[B, P]`` of sample t from sample t - 1 on the canvas and the queues."""
+    """Raw parameters ``[B, P]`` of sample t from the samples before t on the canvas and the queue.
+
+    The same function as the full pass at position t, computed with few, large operations:
+
+    * one queue for every layer (``'cache'`` ``'queue'``, ``[sum (K - 1) d, B, R]``), each layer a
+      ring-buffer segment of its ``(K - 1) d`` last inputs: ONE gather reads every past tap of
+      every layer and ONE scatter writes every layer's input at t, in place, at the end;
+    * the past taps of all layers times their kernels in one batched product, plus the biases and
+      the conditioning of all layers, before the layers run; a layer then multiplies only its
+      current input (the kernel's last tap) and its gated output (the residual);
+    * the skip connections of all layers in one product over the concatenated gated outputs;
+    * the input convolution's past tap is the embedding of sample t - 2, read from the canvas.
+
+    The parameters are the full pass's (the same pytree); their concatenations are
+    loop-invariant, so XLA computes them once per sampler call, not per step.
+    """
     batch = canvas.shape[0]
     parts = self._cond_parts(cond, batch)
-    previous = jax.lax.dynamic_index_in_dim(canvas, jnp.maximum(t - 1, 0), 1, keepdims=False)
-    token = jnp.where(t == 0, self.num_levels, previous.astype(jnp.int32))  # [B]
-    h = self.input_conv(self.embed(token), t)  # [B, R]
+    if self.is_initializing():
+      self._make_decode_params(batch)
+    p = self.variables["params"]
+    r, n, k = self.residual_channels, self.num_layers, self.kernel_size
+    t = jnp.asarray(t, jnp.int32)
+    # The input convolution over the shifted sequence: taps at t - 1 (zero before 0) and t.
+    start = self.num_levels
+
+    def shifted(s):  # the token at position s of the shifted sequence (s >= 0)
+      prev = jax.lax.dynamic_index_in_dim(canvas, jnp.maximum(s - 1, 0), 1, keepdims=False)
+      return jnp.where(s == 0, start, prev.astype(jnp.int32))  # [B]
+
+    table = p["embed"]["embedding"]
+    now = table[shifted(t)].T  # [R, B]
+    before = jnp.where(t >= 1, table[shifted(jnp.maximum(t - 1, 0))].T, 0).astype(now.dtype)
+    conv = p["input_conv"]
+    h = _column_affine(jnp.concatenate([before, now]), conv["kernel"].reshape(2 * r, r),
+                       conv["bias"])  # [R, B]
+    # Past taps of every layer: one gather from the queue.
+    offsets, lengths = self._queue_layout()
+    queue = self.variable("cache", "queue", jnp.zeros, (int(lengths.sum()), r, batch), h.dtype)
+    back = (k - 1 - np.arange(k - 1))[None, :] * np.asarray(self.dilations)[:, None]  # [N, K-1]
+    past = queue.value[offsets[:, None] + (t - back) % lengths[:, None]]  # [N, K-1, R, B]
     bias = self._global_bias(parts)  # [B, N, 2R] or None
     if "local" in parts:
       frame = jax.lax.dynamic_index_in_dim(parts["local"], t // self.local_hop, 1,
@@ -301,19 +354,40 @@ class WaveNet(ARModel):
       kernel = jax.lax.dynamic_index_in_dim(self.upsample_kernel, t % self.local_hop, 0,
                                             keepdims=False)  # [F, U]
       upsampled = affine(frame, kernel, self.upsample_bias)  # [B, U]
-      n, c = self.local_kernel.shape[1:]
+      c = self.local_kernel.shape[2]
       local = affine(upsampled, self.local_kernel.reshape(-1, n * c)).reshape(batch, n, c)
       bias = local if bias is None else bias + local
-    zs = []
-    for l, conv in enumerate(self.dilated):
-      g = conv(h, t)  # [B, 2R]
+    if bias is not None:
+      bias = jnp.transpose(bias, (1, 2, 0))  # [N, 2R, B]
+    hs, zs = [], []
+    for l in range(n):
+      hs.append(h)
+      conv = p[f"dilated{l}"]
+      taps = jnp.concatenate([past[l, j] for j in range(k - 1)] + [h])  # [K R, B]
+      g = _column_affine(taps, conv["kernel"].reshape(k * r, 2 * r), conv["bias"])  # [2R, B]
       if bias is not None:
-        g = g + bias[:, l]
-      z = self._gate(g)
+        g = g + bias[l]
+      z = jnp.tanh(g[:r]) * nn.sigmoid(g[r:])  # [R, B]
       zs.append(z)
-      if l < self.num_layers - 1:
-        h = h + self.residual[l](z)
-    return self._output(zs)
+      if l < n - 1:
+        res = p[f"residual{l}"]
+        h = h + _column_affine(z, res["kernel"], res["bias"])
+    # Every layer's input at t into its segment, one scatter (in place).
+    queue.value = queue.value.at[offsets + t % lengths].set(jnp.stack(hs))
+    skip = _column_affine(jnp.concatenate(zs), p["skip_kernel"], p["skip_bias"])  # [S, B]
+    hidden = _column_affine(nn.relu(skip), p["out1"]["kernel"], p["out1"]["bias"])
+    raw = _column_affine(nn.relu(hidden), p["out2"]["kernel"], p["out2"]["bias"])  # [P, B]
+    return raw.T
+
+
+def _column_affine(x: jnp.ndarray, kernel: jnp.ndarray, bias: jnp.ndarray) -> jnp.ndarray:
+  """``kernel [I, O]`` applied to columns ``x [I, B]`` -> ``[O, B]``: ``(x.T @ kernel + bias).T``.
+
+  The decode step keeps its activations batch-last: at batch 1 a column is the layout XLA's
+  CPU matrix-vector product reads, so no operation transposes a vector before each product.
+  """
+  y = jax.lax.dot_general(kernel, x, (((0,), (0,)), ((), ())))
+  return y + bias[:, None]
 
 
 def _sizes(event_shape: tuple[int, ...], num_levels: int, size: str) -> dict[str, Any]:

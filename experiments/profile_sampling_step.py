@@ -97,14 +97,17 @@ def count_ops(lines: list[str]) -> dict:
               by_opcode=dict(sorted(work.items(), key=lambda kv: -kv[1])))
 
 
-def _time(fn, repeats: int) -> float:
+def _time(fn, repeats: int, cpu: bool = False):
+  """Best wall seconds of ``repeats`` calls after a warm-up; with ``cpu``, also the best process
+  CPU seconds (on a shared machine the CPU time counts less of the other jobs' load)."""
   jax.block_until_ready(fn())
-  best = float("inf")
+  best, best_cpu = float("inf"), float("inf")
   for _ in range(repeats):
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     jax.block_until_ready(fn())
     best = min(best, time.perf_counter() - start)
-  return best
+    best_cpu = min(best_cpu, time.process_time() - start_cpu)
+  return (best, best_cpu) if cpu else best
 
 
 def measure_bandwidth(nbytes: int, repeats: int = 20) -> float:
@@ -135,18 +138,20 @@ def profile(model, variables, batch: int, repeats: int, hlo_out: str | None,
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   steps = model.num_dims
-  seconds = _time(fn, repeats)
+  seconds, cpu_seconds = _time(fn, repeats, cpu=True)
   weights = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(variables["params"]))
   return dict(batch=batch, steps=steps, body=name, **counts,
               flops_per_step=float(cost.get("flops", 0.0)) / steps,
               bytes_accessed_per_step=float(cost.get("bytes accessed", 0.0)) / steps,
               weight_bytes=int(weights), s_per_step=seconds / steps,
+              cpu_s_per_step=cpu_seconds / steps,
               steps_per_s=steps / seconds, samples_per_s_total=steps * batch / seconds)
 
 
 def parts(model, variables, batch: int, repeats: int) -> dict:
   """Where a step's time goes: the network alone (the decode step in a scan, no sampling) and
-  the sampling alone (the head's draw with ``fold_in(key, t)`` in a scan, no network)."""
+  the sampling alone (the head's draw with ``fold_in(key, t)`` in a scan, no network; and with
+  the step keys folded before the scan, as the cached sampler does)."""
   model = model.as_float32()
   decoder = model.clone(decode=True)
   steps = model.num_dims
@@ -174,10 +179,21 @@ def parts(model, variables, batch: int, repeats: int) -> dict:
       return None, model.head.sample(raw, jax.random.fold_in(key, t), 1.0)
     return jax.lax.scan(step, None, jnp.arange(steps))[1]
 
-  t_net = _time(lambda: network(params), repeats) / steps
-  t_draw = _time(lambda: draw(head_raw, key), repeats) / steps
+  @jax.jit
+  def draw_keys(raw, key):  # the keys folded outside the loop, as sample_cached does
+    keys = jax.vmap(lambda t: jax.random.fold_in(key, t))(jnp.arange(steps))
+    def step(_, k):
+      return None, model.head.sample(raw, k, 1.0)
+    return jax.lax.scan(step, None, keys)[1]
+
+  t_net, c_net = _time(lambda: network(params), repeats, cpu=True)
+  t_keys, c_keys = _time(lambda: draw_keys(head_raw, key), repeats, cpu=True)
+  t_draw, c_draw = _time(lambda: draw(head_raw, key), repeats, cpu=True)
   _, body = loop_body(draw.lower(head_raw, key).compile().as_text())
-  return dict(network_s_per_step=t_net, sampling_s_per_step=t_draw,
+  return dict(network_s_per_step=t_net / steps, sampling_s_per_step=t_draw / steps,
+              sampling_keys_outside_s_per_step=t_keys / steps,
+              sampling_keys_outside_cpu_s_per_step=c_keys / steps,
+              network_cpu_s_per_step=c_net / steps, sampling_cpu_s_per_step=c_draw / steps,
               sampling_ops=count_ops(body)["ops"])
 
 
@@ -231,14 +247,19 @@ def main() -> None:
     row.update(_limits(row, bandwidth, peak))
     print(f"{row['case']} batch {row['batch']}: {row['ops']} ops per step "
           f"({row['free_ops']} free), {row['flops_per_step'] / 1e6:.2f} MFLOP (XLA), "
-          f"{row['s_per_step'] * 1e6:.1f} us/step = {row['steps_per_s']:.0f} steps/s "
+          f"{row['s_per_step'] * 1e6:.1f} us/step (CPU {row['cpu_s_per_step'] * 1e6:.1f} us) = "
+          f"{row['steps_per_s']:.0f} steps/s "
           f"({row['samples_per_s_total']:.0f} samples/s total); limit "
           f"{row['limit_s_per_step'] * 1e6:.1f} us/step = {row['limit_steps_per_s']:.0f} steps/s "
           f"({row['bound']}: {row['weight_bytes'] / 1e6:.2f} MB weights at {bandwidth:.0f} GB/s, "
           f"{row['model_flops_per_step'] / 1e6:.2f} MFLOP at {peak:.0f} GFLOP/s)")
     if "network_s_per_step" in row:
-      print(f"  parts: network alone {row['network_s_per_step'] * 1e6:.1f} us/step, sampling alone "
-            f"{row['sampling_s_per_step'] * 1e6:.1f} us/step ({row['sampling_ops']} ops)")
+      print(f"  parts: network alone {row['network_s_per_step'] * 1e6:.1f} us/step (CPU "
+            f"{row['network_cpu_s_per_step'] * 1e6:.1f}), sampling alone "
+            f"{row['sampling_s_per_step'] * 1e6:.1f} us/step (CPU {row['sampling_cpu_s_per_step'] * 1e6:.1f}; "
+            f"{row['sampling_ops']} ops); with the keys folded outside the loop "
+            f"{row['sampling_keys_outside_s_per_step'] * 1e6:.1f} us/step "
+            f"(CPU {row['sampling_keys_outside_cpu_s_per_step'] * 1e6:.1f})")
     print("  ops:", ", ".join(f"{k} {v}" for k, v in row["by_opcode"].items()))
     print(json.dumps(row), flush=True)
 

@@ -26,11 +26,16 @@ embedded (a one-hot times a matrix), then an initial causal convolution of
 kernel 2; so output t depends on samples ``< t`` only.
 
 Generation (``decode=True``) is Fast WaveNet (Paine et al. 2016, "Fast
-Wavenet Generation Algorithm"): each layer keeps a queue of its last
-``dilation`` inputs (:class:`armodels_jax.layers.CausalConv1D`), so a sample
-costs O(layers), not O(receptive field). Conditioning is computed per step
-from the frame ``t // local_hop``; the skip connections of all layers go
-through one matrix product, in the full pass and the step alike.
+Wavenet Generation Algorithm", section 3): the input of every layer at the last
+``(K - 1) d`` steps is kept, so a sample costs O(layers), not O(receptive
+field). The step (:meth:`WaveNet.decode_step`) keeps them in one queue for all
+layers, read by one gather and written in place by one scatter, and computes in
+batch-last columns; conditioning is computed per step from the frame
+``t // local_hop``; the skip connections of all layers go through one matrix
+product, in the full pass and the step alike. A step streams every weight once
+(5 MB in float32 at paper size, about 2.5 MFLOP), so at batch 1 its speed is
+set by the cache bandwidth (``experiments/profile_sampling_step.py`` measures
+it); the parameters are the full pass's, unchanged.
 
 ``cond`` formats: a class only -> int ``[B]``; a global vector only -> float
 ``[B, global_dim]``; local features only -> float ``[B, T // local_hop,

@@ -120,6 +120,33 @@ def test_cached_equals_full(overrides):
                                         None if cond is None else jax.tree.map(jnp.asarray, cond))
 
 
+@pytest.mark.parametrize("overrides", [dict(), dict(num_classes=2, global_dim=2, **LOCAL),
+                                       dict(kernel_size=3, num_layers=5)])
+def test_cached_equals_full_at_batch_1(overrides):
+  # The decode step keeps batch-last columns; at batch 1 they are vectors: compare every value.
+  model, variables = _model(shape=(12,), levels=5, **overrides)
+  x = RNG.integers(0, 5, (1, 12)).astype(np.int32)
+  cond = _cond(model, 1)
+  model_checks.check_cached_equals_full(model, variables, x,
+                                        None if cond is None else jax.tree.map(jnp.asarray, cond))
+
+
+def test_decode_builds_the_same_parameters():
+  # The decode step reads the full pass's parameters: a checkpoint of either loads in the other.
+  model, _ = _model(shape=(8,), num_classes=2, global_dim=2, **LOCAL)
+  decoder = model.clone(decode=True)
+  cond = _cond(model, 2)
+  full = jax.eval_shape(lambda: arm.init(model, jax.random.key(0)))["params"]
+  step = jax.eval_shape(lambda: decoder.init(jax.random.key(0), jnp.zeros((2, 8), jnp.int32),
+                                             jnp.int32(0), cond, method=decoder.decode_step))
+  shapes = lambda tree: {jax.tree_util.keystr(path): leaf.shape
+                         for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
+  assert shapes(step["params"]) == shapes(full)
+  assert "dilated3" in step["params"] and "residual3" not in step["params"]
+  # One queue for every layer: sum over layers of (K - 1) d past inputs, [.., R, B].
+  assert step["cache"]["queue"].shape == (sum(model.dilations), model.residual_channels, 2)
+
+
 @pytest.mark.parametrize("overrides", [dict(), dict(num_classes=2, **LOCAL),
                                        dict(head_kind="logistic_mixture")])
 def test_cached_sampling_equals_naive(overrides):

@@ -9,16 +9,19 @@ For each case it compiles the cached sampler (:func:`armodels_jax.sampling.sampl
 the ``while`` loop of the per-sample ``lax.scan`` in XLA's optimized HLO and counts the operations
 of its body: every instruction the runtime dispatches (a fusion counts once, whatever it fuses; the
 bookkeeping instructions ``parameter``, ``get-tuple-element``, ``tuple``, ``constant`` and
-``bitcast`` emit no work and are counted apart). XLA's own cost analysis of the body gives its
-FLOPs and bytes accessed; the weights' bytes are the parameters' size. The time per step is the
-sampler's wall time (best of ``--repeats`` after compiling) over its steps.
+``bitcast`` emit no work and are counted apart; a nested loop, e.g. the random bits', counts
+once). Its FLOPs are those of the body's ``dot`` instructions (XLA's cost analysis does not
+multiply a loop body by its trip count); the weights' bytes are the parameters' size. The time
+per step is the sampler's wall time over its steps, best of ``--repeats`` after compiling, and its
+process CPU time (on a shared machine it counts less of the other jobs' load). ``--parts`` also
+times the network alone and the sampling alone (:func:`parts`): where the step's time goes.
 
 The limit printed for each case: at batch B a step reads every weight once (matrix-vector products
 at B = 1: 2 FLOPs per 4-byte weight), so it can go no faster than ``weight bytes / cache
-bandwidth`` nor ``FLOPs / peak FLOP/s``; ``--bandwidth`` and ``--peak`` (GB/s, GFLOP/s of ONE core)
-default to figures measured here by :func:`measure_bandwidth` and :func:`measure_peak` (a large
-reduction over a buffer of the weights' size, a large matrix product), so the limit is this
-machine's, taken in the same run.
+bandwidth`` nor ``FLOPs / peak FLOP/s``. ``--bandwidth`` (GB/s) and ``--peak`` (GFLOP/s) default
+to figures measured in the same run by :func:`measure_bandwidth` (a sum over a float32 buffer of
+the weights' size: one core streaming it from the caches) and :func:`measure_peak` (a 1024 x 1024
+matrix product), so the limit is this machine's, under its load of the moment.
 """
 
 from __future__ import annotations
@@ -90,6 +93,25 @@ def loop_body(hlo: str) -> tuple[str, list[str]]:
   return name, comps[name]
 
 
+def dot_flops(lines: list[str]) -> float:
+  """FLOPs of the body's products: 2 x output size x contracted size for every ``dot``."""
+  shapes = {}
+  for line in lines:
+    m = re.match(r"%?([\w.\-]+) = \w+\[([\d,]*)\]", line)
+    if m:
+      shapes[m.group(1)] = [int(d) for d in m.group(2).split(",") if d]
+  total = 0.0
+  for line in lines:
+    if _opcode(line) != "dot":
+      continue
+    out = shapes[re.match(r"%?([\w.\-]+) =", line).group(1)]
+    lhs = re.search(r" dot\(%?([\w.\-]+)", line).group(1)
+    dims = re.search(r"lhs_contracting_dims=\{([\d,]*)\}", line).group(1)
+    contracted = int(np.prod([shapes[lhs][int(d)] for d in dims.split(",") if d]))
+    total += 2.0 * float(np.prod(out)) * contracted
+  return total
+
+
 def count_ops(lines: list[str]) -> dict:
   by_op = collections.Counter(_opcode(l) for l in lines)
   work = {k: v for k, v in by_op.items() if k not in FREE}
@@ -135,14 +157,11 @@ def profile(model, variables, batch: int, repeats: int, hlo_out: str | None,
     with open(hlo_out, "w") as f:
       f.write("\n".join(body))
   counts = count_ops(body)
-  cost = compiled.cost_analysis()
-  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   steps = model.num_dims
   seconds, cpu_seconds = _time(fn, repeats, cpu=True)
   weights = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(variables["params"]))
   return dict(batch=batch, steps=steps, body=name, **counts,
-              flops_per_step=float(cost.get("flops", 0.0)) / steps,
-              bytes_accessed_per_step=float(cost.get("bytes accessed", 0.0)) / steps,
+              dot_flops_per_step=dot_flops(body),
               weight_bytes=int(weights), s_per_step=seconds / steps,
               cpu_s_per_step=cpu_seconds / steps,
               steps_per_s=steps / seconds, samples_per_s_total=steps * batch / seconds)
@@ -221,7 +240,7 @@ def main() -> None:
   parser.add_argument("--hlo-out", default=None, help="write the loop body's HLO (WaveNet batch 1)")
   args = parser.parse_args()
   print(f"# {_cpu_name()}, jax {jax.__version__}, devices {jax.devices()}")
-  rows = []
+  bandwidth, peak = args.bandwidth, args.peak
   for case in [c for c in args.cases.split(",") if c]:
     if case == "wavenet":
       model = arm.models.create("wavenet", event_shape=(args.length,), num_levels=256, size="paper")
@@ -239,29 +258,30 @@ def main() -> None:
       row["case"] = case
       if args.parts:
         row.update(parts(model, variables, batch, args.repeats))
-      rows.append(row)
-  weights = max(r["weight_bytes"] for r in rows)
-  bandwidth = args.bandwidth or measure_bandwidth(weights)
-  peak = args.peak or measure_peak()
-  for row in rows:
-    row.update(_limits(row, bandwidth, peak))
-    print(f"{row['case']} batch {row['batch']}: {row['ops']} ops per step "
-          f"({row['free_ops']} free), {row['flops_per_step'] / 1e6:.2f} MFLOP (XLA), "
-          f"{row['s_per_step'] * 1e6:.1f} us/step (CPU {row['cpu_s_per_step'] * 1e6:.1f} us) = "
-          f"{row['steps_per_s']:.0f} steps/s "
-          f"({row['samples_per_s_total']:.0f} samples/s total); limit "
-          f"{row['limit_s_per_step'] * 1e6:.1f} us/step = {row['limit_steps_per_s']:.0f} steps/s "
-          f"({row['bound']}: {row['weight_bytes'] / 1e6:.2f} MB weights at {bandwidth:.0f} GB/s, "
-          f"{row['model_flops_per_step'] / 1e6:.2f} MFLOP at {peak:.0f} GFLOP/s)")
-    if "network_s_per_step" in row:
-      print(f"  parts: network alone {row['network_s_per_step'] * 1e6:.1f} us/step (CPU "
-            f"{row['network_cpu_s_per_step'] * 1e6:.1f}), sampling alone "
-            f"{row['sampling_s_per_step'] * 1e6:.1f} us/step (CPU {row['sampling_cpu_s_per_step'] * 1e6:.1f}; "
-            f"{row['sampling_ops']} ops); with the keys folded outside the loop "
-            f"{row['sampling_keys_outside_s_per_step'] * 1e6:.1f} us/step "
-            f"(CPU {row['sampling_keys_outside_cpu_s_per_step'] * 1e6:.1f})")
-    print("  ops:", ", ".join(f"{k} {v}" for k, v in row["by_opcode"].items()))
-    print(json.dumps(row), flush=True)
+      bandwidth = bandwidth or measure_bandwidth(row["weight_bytes"])  # of the first case
+      peak = peak or measure_peak()
+      _print(row, bandwidth, peak)
+
+
+def _print(row: dict, bandwidth: float, peak: float) -> None:
+  row.update(_limits(row, bandwidth, peak))
+  print(f"{row['case']} batch {row['batch']}: {row['ops']} ops per step "
+        f"({row['free_ops']} free), {row['dot_flops_per_step'] / 1e6:.2f} MFLOP in products, "
+        f"{row['s_per_step'] * 1e6:.1f} us/step "
+        f"(CPU {row['cpu_s_per_step'] * 1e6:.1f} us) = {row['steps_per_s']:.0f} steps/s "
+        f"({row['samples_per_s_total']:.0f} samples/s total); limit "
+        f"{row['limit_s_per_step'] * 1e6:.1f} us/step = {row['limit_steps_per_s']:.0f} steps/s "
+        f"({row['bound']}: {row['weight_bytes'] / 1e6:.2f} MB weights at {bandwidth:.0f} GB/s, "
+        f"{row['model_flops_per_step'] / 1e6:.2f} MFLOP at {peak:.0f} GFLOP/s)")
+  if "network_s_per_step" in row:
+    print(f"  parts: network alone {row['network_s_per_step'] * 1e6:.1f} us/step (CPU "
+          f"{row['network_cpu_s_per_step'] * 1e6:.1f}), sampling alone "
+          f"{row['sampling_s_per_step'] * 1e6:.1f} us/step (CPU "
+          f"{row['sampling_cpu_s_per_step'] * 1e6:.1f}; {row['sampling_ops']} ops); with the keys "
+          f"folded outside the loop {row['sampling_keys_outside_s_per_step'] * 1e6:.1f} us/step "
+          f"(CPU {row['sampling_keys_outside_cpu_s_per_step'] * 1e6:.1f})")
+  print("  ops:", ", ".join(f"{k} {v}" for k, v in row["by_opcode"].items()))
+  print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":

@@ -313,19 +313,22 @@ class WaveNet(ARModel):
   def decode_step(self, canvas: jnp.ndarray, t: jnp.ndarray, cond: Any = None) -> jnp.ndarray:
     """Raw parameters ``[B, P]`` of sample t from the samples before t on the canvas and the queue.
 
-    The same function as the full pass at position t, computed with few, large operations:
+    The same function as the full pass at position t (the same products, summed in the same
+    order up to XLA's choice of kernels), with few operations and no copies:
 
-    * one queue for every layer (``'cache'`` ``'queue'``, ``[sum (K - 1) d, B, R]``), each layer a
+    * one queue for every layer (``'cache'`` ``'queue'``, ``[sum (K - 1) d, R, B]``), each layer a
       ring-buffer segment of its ``(K - 1) d`` last inputs: ONE gather reads every past tap of
-      every layer and ONE scatter writes every layer's input at t, in place, at the end;
-    * the past taps of all layers times their kernels in one batched product, plus the biases and
-      the conditioning of all layers, before the layers run; a layer then multiplies only its
-      current input (the kernel's last tap) and its gated output (the residual);
+      every layer at the start and ONE scatter writes every layer's input at t, in place, at the
+      end (per-layer queues cost a copy of every queue per step: 786 KB at batch 1);
+    * a layer's taps (past and current) go through one product with its ``[K R, 2R]`` kernel,
+      the biases and conditioning of all layers are added in the gate's fused operation;
     * the skip connections of all layers in one product over the concatenated gated outputs;
+    * activations are batch-last columns ``[C, B]``: at batch 1 no vector is transposed before
+      a product;
     * the input convolution's past tap is the embedding of sample t - 2, read from the canvas.
 
-    The parameters are the full pass's (the same pytree); their concatenations are
-    loop-invariant, so XLA computes them once per sampler call, not per step.
+    It reads the parameters as they are (the full pass's pytree); at init it builds them by
+    calling every submodule once.
     """
     batch = canvas.shape[0]
     parts = self._cond_parts(cond, batch)

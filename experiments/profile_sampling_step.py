@@ -14,7 +14,9 @@ once). Its FLOPs are those of the body's ``dot`` instructions (XLA's cost analys
 multiply a loop body by its trip count); the weights' bytes are the parameters' size. The time
 per step is the sampler's wall time over its steps, best of ``--repeats`` after compiling, and its
 process CPU time (on a shared machine it counts less of the other jobs' load). ``--parts`` also
-times the network alone and the sampling alone (:func:`parts`): where the step's time goes.
+times the network alone, the sampling alone, and (WaveNet) the same step with 8 residual and 32
+skip channels, which has about the same operations and a 43rd of the bytes (:func:`parts`):
+where the step's time goes.
 
 The limit printed for each case: at batch B a step reads every weight once (matrix-vector products
 at B = 1: 2 FLOPs per 4-byte weight), so it can go no faster than ``weight bytes / cache
@@ -209,7 +211,18 @@ def parts(model, variables, batch: int, repeats: int) -> dict:
   t_keys, c_keys = _time(lambda: draw_keys(head_raw, key), repeats, cpu=True)
   t_draw, c_draw = _time(lambda: draw(head_raw, key), repeats, cpu=True)
   _, body = loop_body(draw.lower(head_raw, key).compile().as_text())
-  return dict(network_s_per_step=t_net / steps, sampling_s_per_step=t_draw / steps,
+  # The same step with narrow layers (WaveNet: 8 residual, 32 skip channels): about the same
+  # operations, a hundredth of the bytes -- its time is what the operations cost by themselves.
+  narrow = None
+  if model.__class__.__name__ == "WaveNet":
+    thin = model.clone(residual_channels=8, skip_channels=32)
+    thin_vars = arm.init(thin, jax.random.key(0))
+    fn = lambda: sample_cached(thin, thin_vars, key, batch)
+    _, thin_body = loop_body(sample_cached.lower(thin, thin_vars, key, batch).compile().as_text())
+    t_thin, c_thin = _time(fn, repeats, cpu=True)
+    narrow = dict(narrow_ops=count_ops(thin_body)["ops"], narrow_s_per_step=t_thin / steps,
+                  narrow_cpu_s_per_step=c_thin / steps)
+  return dict(**(narrow or {}), network_s_per_step=t_net / steps, sampling_s_per_step=t_draw / steps,
               sampling_keys_outside_s_per_step=t_keys / steps,
               sampling_keys_outside_cpu_s_per_step=c_keys / steps,
               network_cpu_s_per_step=c_net / steps, sampling_cpu_s_per_step=c_draw / steps,
@@ -280,6 +293,10 @@ def _print(row: dict, bandwidth: float, peak: float) -> None:
           f"{row['sampling_cpu_s_per_step'] * 1e6:.1f}; {row['sampling_ops']} ops); with the keys "
           f"folded outside the loop {row['sampling_keys_outside_s_per_step'] * 1e6:.1f} us/step "
           f"(CPU {row['sampling_keys_outside_cpu_s_per_step'] * 1e6:.1f})")
+  if "narrow_s_per_step" in row:
+    print(f"  the same step with 8 residual and 32 skip channels ({row['narrow_ops']} ops, "
+          f"1/43 of the weights): {row['narrow_s_per_step'] * 1e6:.1f} us/step (CPU "
+          f"{row['narrow_cpu_s_per_step'] * 1e6:.1f}): the operations' own cost")
   print("  ops:", ", ".join(f"{k} {v}" for k, v in row["by_opcode"].items()))
   print(json.dumps(row), flush=True)
 

@@ -95,18 +95,23 @@ def loop_body(hlo: str) -> tuple[str, list[str]]:
   return name, comps[name]
 
 
-def dot_flops(lines: list[str]) -> float:
-  """FLOPs of the body's products: 2 x output size x contracted size for every ``dot``."""
+def dot_flops(lines: list[str], comps: dict[str, list[str]] | None = None) -> float:
+  """FLOPs of the body's products: 2 x output size x contracted size for every ``dot``, those
+  inside fusions included."""
+  total = 0.0
+  for line in lines:
+    called = re.search(r"calls=%?([\w.\-]+)", line)
+    if comps and _opcode(line) == "fusion" and called and called.group(1) in comps:
+      total += dot_flops(comps[called.group(1)], comps)
   shapes = {}
   for line in lines:
-    m = re.match(r"%?([\w.\-]+) = \w+\[([\d,]*)\]", line)
+    m = re.match(r"(?:ROOT )?%?([\w.\-]+) = \w+\[([\d,]*)\]", line)
     if m:
       shapes[m.group(1)] = [int(d) for d in m.group(2).split(",") if d]
-  total = 0.0
   for line in lines:
     if _opcode(line) != "dot":
       continue
-    out = shapes[re.match(r"%?([\w.\-]+) =", line).group(1)]
+    out = shapes[re.match(r"(?:ROOT )?%?([\w.\-]+) =", line).group(1)]
     lhs = re.search(r" dot\(%?([\w.\-]+)", line).group(1)
     dims = re.search(r"lhs_contracting_dims=\{([\d,]*)\}", line).group(1)
     contracted = int(np.prod([shapes[lhs][int(d)] for d in dims.split(",") if d]))
@@ -163,7 +168,7 @@ def profile(model, variables, batch: int, repeats: int, hlo_out: str | None,
   seconds, cpu_seconds = _time(fn, repeats, cpu=True)
   weights = sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(variables["params"]))
   return dict(batch=batch, steps=steps, body=name, **counts,
-              dot_flops_per_step=dot_flops(body),
+              dot_flops_per_step=dot_flops(body, _computations(hlo)),
               weight_bytes=int(weights), s_per_step=seconds / steps,
               cpu_s_per_step=cpu_seconds / steps,
               steps_per_s=steps / seconds, samples_per_s_total=steps * batch / seconds)

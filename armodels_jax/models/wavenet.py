@@ -30,7 +30,7 @@ Wavenet Generation Algorithm", section 3): the input of every layer at the last
 ``(K - 1) d`` steps is kept, so a sample costs O(layers), not O(receptive
 field). The step (:meth:`WaveNet.decode_step`) keeps them in one queue for all
 layers, read by one gather and written in place by one scatter, and computes in
-batch-last columns; conditioning is computed per step from the frame
+columns at batch 1, rows above; conditioning is computed per step from the frame
 ``t // local_hop``; the skip connections of all layers go through one matrix
 product, in the full pass and the step alike. A step streams every weight once
 (5 MB in float32 at paper size, about 2.5 MFLOP), so at batch 1 its speed is
@@ -316,15 +316,15 @@ class WaveNet(ARModel):
     The same function as the full pass at position t (the same products, summed in the same
     order up to XLA's choice of kernels), with few operations and no copies:
 
-    * one queue for every layer (``'cache'`` ``'queue'``, ``[sum (K - 1) d, R, B]``), each layer a
+    * one queue for every layer (``'cache'`` ``'queue'``, ``[sum (K - 1) d, R, 1]`` or ``[.., B, R]``), each layer a
       ring-buffer segment of its ``(K - 1) d`` last inputs: ONE gather reads every past tap of
       every layer at the start and ONE scatter writes every layer's input at t, in place, at the
       end (per-layer queues cost a copy of every queue per step: 786 KB at batch 1);
     * a layer's taps (past and current) go through one product with its ``[K R, 2R]`` kernel,
       the biases and conditioning of all layers are added in the gate's fused operation;
     * the skip connections of all layers in one product over the concatenated gated outputs;
-    * activations are batch-last columns ``[C, B]``: at batch 1 no vector is transposed before
-      a product;
+    * at batch 1 activations are columns ``[C, 1]``: no vector is transposed before a product
+      (at batch B > 1 they are rows ``[B, C]``, a plain matrix product);
     * the input convolution's past tap is the embedding of sample t - 2, read from the canvas.
 
     It reads the parameters as they are (the full pass's pytree); at init it builds them by
@@ -344,17 +344,32 @@ class WaveNet(ARModel):
       prev = jax.lax.dynamic_index_in_dim(canvas, jnp.maximum(s - 1, 0), 1, keepdims=False)
       return jnp.where(s == 0, start, prev.astype(jnp.int32))  # [B]
 
+    # Batch 1: columns [C, 1], the layout of XLA's CPU matrix-vector product (no vector is
+    # transposed before a product); else rows [B, C], a plain matrix product.
+    cols = batch == 1
+    axis = 0 if cols else 1
+
+    def mm(x, kernel, bias):  # x [I, B] or [B, I] -> [O, B] or [B, O]
+      if cols:
+        return jax.lax.dot_general(kernel, x, (((0,), (0,)), ((), ()))) + bias[:, None]
+      return affine(x, kernel, bias)
+
+    def halves(g):  # [2R, B] or [B, 2R] -> the tanh and sigmoid halves
+      return jax.lax.slice_in_dim(g, 0, r, axis=axis), jax.lax.slice_in_dim(g, r, 2 * r, axis=axis)
+
+    def orient(x):  # [B, C] -> this layout
+      return x.T if cols else x
+
     table = p["embed"]["embedding"]
-    now = table[shifted(t)].T  # [R, B]
-    before = jnp.where(t >= 1, table[shifted(jnp.maximum(t - 1, 0))].T, 0).astype(now.dtype)
+    now = orient(table[shifted(t)])
+    before = jnp.where(t >= 1, orient(table[shifted(jnp.maximum(t - 1, 0))]), 0).astype(now.dtype)
     conv = p["input_conv"]
-    h = _column_affine(jnp.concatenate([before, now]), conv["kernel"].reshape(2 * r, r),
-                       conv["bias"])  # [R, B]
+    h = mm(jnp.concatenate([before, now], axis), conv["kernel"].reshape(2 * r, r), conv["bias"])
     # Past taps of every layer: one gather from the queue.
     offsets, lengths = self._queue_layout()
-    queue = self.variable("cache", "queue", jnp.zeros, (int(lengths.sum()), r, batch), h.dtype)
+    queue = self.variable("cache", "queue", jnp.zeros, (int(lengths.sum()),) + h.shape, h.dtype)
     back = (k - 1 - np.arange(k - 1))[None, :] * np.asarray(self.dilations)[:, None]  # [N, K-1]
-    past = queue.value[offsets[:, None] + (t - back) % lengths[:, None]]  # [N, K-1, R, B]
+    past = queue.value[offsets[:, None] + (t - back) % lengths[:, None]]  # [N, K-1, *h.shape]
     bias = self._global_bias(parts)  # [B, N, 2R] or None
     if "local" in parts:
       frame = jax.lax.dynamic_index_in_dim(parts["local"], t // self.local_hop, 1,
@@ -366,36 +381,27 @@ class WaveNet(ARModel):
       local = affine(upsampled, self.local_kernel.reshape(-1, n * c)).reshape(batch, n, c)
       bias = local if bias is None else bias + local
     if bias is not None:
-      bias = jnp.transpose(bias, (1, 2, 0))  # [N, 2R, B]
+      bias = jnp.transpose(bias, (1, 2, 0) if cols else (1, 0, 2))  # [N, 2R, B] or [N, B, 2R]
     hs, zs = [], []
     for l in range(n):
       hs.append(h)
       conv = p[f"dilated{l}"]
-      taps = jnp.concatenate([past[l, j] for j in range(k - 1)] + [h])  # [K R, B]
-      g = _column_affine(taps, conv["kernel"].reshape(k * r, 2 * r), conv["bias"])  # [2R, B]
+      taps = jnp.concatenate([past[l, j] for j in range(k - 1)] + [h], axis)  # K R channels
+      g = mm(taps, conv["kernel"].reshape(k * r, 2 * r), conv["bias"])  # 2R channels
       if bias is not None:
         g = g + bias[l]
-      z = jnp.tanh(g[:r]) * nn.sigmoid(g[r:])  # [R, B]
+      filt, gate = halves(g)
+      z = jnp.tanh(filt) * nn.sigmoid(gate)  # R channels
       zs.append(z)
       if l < n - 1:
         res = p[f"residual{l}"]
-        h = h + _column_affine(z, res["kernel"], res["bias"])
+        h = h + mm(z, res["kernel"], res["bias"])
     # Every layer's input at t into its segment, one scatter (in place).
     queue.value = queue.value.at[offsets + t % lengths].set(jnp.stack(hs))
-    skip = _column_affine(jnp.concatenate(zs), p["skip_kernel"], p["skip_bias"])  # [S, B]
-    hidden = _column_affine(nn.relu(skip), p["out1"]["kernel"], p["out1"]["bias"])
-    raw = _column_affine(nn.relu(hidden), p["out2"]["kernel"], p["out2"]["bias"])  # [P, B]
-    return raw.T
-
-
-def _column_affine(x: jnp.ndarray, kernel: jnp.ndarray, bias: jnp.ndarray) -> jnp.ndarray:
-  """``kernel [I, O]`` applied to columns ``x [I, B]`` -> ``[O, B]``: ``(x.T @ kernel + bias).T``.
-
-  The decode step keeps its activations batch-last: at batch 1 a column is the layout XLA's
-  CPU matrix-vector product reads, so no operation transposes a vector before each product.
-  """
-  y = jax.lax.dot_general(kernel, x, (((0,), (0,)), ((), ())))
-  return y + bias[:, None]
+    skip = mm(jnp.concatenate(zs, axis), p["skip_kernel"], p["skip_bias"])  # S channels
+    hidden = mm(nn.relu(skip), p["out1"]["kernel"], p["out1"]["bias"])
+    raw = mm(nn.relu(hidden), p["out2"]["kernel"], p["out2"]["bias"])  # P channels
+    return orient(raw)
 
 
 def _sizes(event_shape: tuple[int, ...], num_levels: int, size: str) -> dict[str, Any]:

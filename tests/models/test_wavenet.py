@@ -123,7 +123,7 @@ def test_cached_equals_full(overrides):
 @pytest.mark.parametrize("overrides", [dict(), dict(num_classes=2, global_dim=2, **LOCAL),
                                        dict(kernel_size=3, num_layers=5)])
 def test_cached_equals_full_at_batch_1(overrides):
-  # The decode step keeps batch-last columns; at batch 1 they are vectors: compare every value.
+  # At batch 1 the decode step computes in columns (rows above): compare every value.
   model, variables = _model(shape=(12,), levels=5, **overrides)
   x = RNG.integers(0, 5, (1, 12)).astype(np.int32)
   cond = _cond(model, 1)
@@ -143,8 +143,8 @@ def test_decode_builds_the_same_parameters():
                          for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
   assert shapes(step["params"]) == shapes(full)
   assert "dilated3" in step["params"] and "residual3" not in step["params"]
-  # One queue for every layer: sum over layers of (K - 1) d past inputs, [.., R, B].
-  assert step["cache"]["queue"].shape == (sum(model.dilations), model.residual_channels, 2)
+  # One queue for every layer: sum over layers of (K - 1) d past inputs, rows [B, R] at batch 2.
+  assert step["cache"]["queue"].shape == (sum(model.dilations), 2, model.residual_channels)
 
 
 @pytest.mark.parametrize("overrides", [dict(), dict(num_classes=2, **LOCAL),

@@ -26,11 +26,16 @@ embedded (a one-hot times a matrix), then an initial causal convolution of
 kernel 2; so output t depends on samples ``< t`` only.
 
 Generation (``decode=True``) is Fast WaveNet (Paine et al. 2016, "Fast
-Wavenet Generation Algorithm"): each layer keeps a queue of its last
-``dilation`` inputs (:class:`armodels_jax.layers.CausalConv1D`), so a sample
-costs O(layers), not O(receptive field). Conditioning is computed per step
-from the frame ``t // local_hop``; the skip connections of all layers go
-through one matrix product, in the full pass and the step alike.
+Wavenet Generation Algorithm", section 3): the input of every layer at the last
+``(K - 1) d`` steps is kept, so a sample costs O(layers), not O(receptive
+field). The step (:meth:`WaveNet.decode_step`) keeps them in one queue for all
+layers, read by one gather and written in place by one scatter, and computes in
+columns at batch 1, rows above; conditioning is computed per step from the frame
+``t // local_hop``; the skip connections of all layers go through one matrix
+product, in the full pass and the step alike. A step streams every weight once
+(5 MB in float32 at paper size, about 2.5 MFLOP), so at batch 1 its speed is
+set by the cache bandwidth (``experiments/profile_sampling_step.py`` measures
+it); the parameters are the full pass's, unchanged.
 
 ``cond`` formats: a class only -> int ``[B]``; a global vector only -> float
 ``[B, global_dim]``; local features only -> float ``[B, T // local_hop,
@@ -287,13 +292,84 @@ class WaveNet(ARModel):
         h = h + self.residual[l](z)
     return self._output(zs)
 
+  def _make_decode_params(self, batch: int) -> None:
+    """At init, runs every submodule once on zeros so that all parameters exist."""
+    r = self.residual_channels
+    self.embed(jnp.zeros((batch,), jnp.int32))
+    self.input_conv(jnp.zeros((batch, 1, r)))
+    for l, conv in enumerate(self.dilated):
+      conv(jnp.zeros((batch, 1, r)))
+      if l < self.num_layers - 1:
+        self.residual[l](jnp.zeros((batch, r)))
+    self.out1(jnp.zeros((batch, self.skip_channels)))
+    self.out2(jnp.zeros((batch, self.skip_channels)))
+
+  def _queue_layout(self) -> tuple[np.ndarray, np.ndarray]:
+    """``(offsets [N], lengths [N])`` of the layers' segments in the one decode queue."""
+    lengths = np.array([(self.kernel_size - 1) * d for d in self.dilations], np.int32)
+    return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int32), lengths
+
+  @nn.compact
   def decode_step(self, canvas: jnp.ndarray, t: jnp.ndarray, cond: Any = None) -> jnp.ndarray:
-    """Raw parameters ``[B, P]`` of sample t from sample t - 1 on the canvas and the queues."""
+    """Raw parameters ``[B, P]`` of sample t from the samples before t on the canvas and the queue.
+
+    The same function as the full pass at position t (the same products, summed in the same
+    order up to XLA's choice of kernels), with few operations and no copies:
+
+    * one queue for every layer (``'cache'`` ``'queue'``, ``[sum (K - 1) d, R, 1]`` or ``[.., B, R]``), each layer a
+      ring-buffer segment of its ``(K - 1) d`` last inputs: ONE gather reads every past tap of
+      every layer at the start and ONE scatter writes every layer's input at t, in place, at the
+      end (per-layer queues cost a copy of every queue per step: 786 KB at batch 1);
+    * a layer's taps (past and current) go through one product with its ``[K R, 2R]`` kernel,
+      the biases and conditioning of all layers are added in the gate's fused operation;
+    * the skip connections of all layers in one product over the concatenated gated outputs;
+    * at batch 1 activations are columns ``[C, 1]``: no vector is transposed before a product
+      (at batch B > 1 they are rows ``[B, C]``, a plain matrix product);
+    * the input convolution's past tap is the embedding of sample t - 2, read from the canvas.
+
+    It reads the parameters as they are (the full pass's pytree); at init it builds them by
+    calling every submodule once.
+    """
     batch = canvas.shape[0]
     parts = self._cond_parts(cond, batch)
-    previous = jax.lax.dynamic_index_in_dim(canvas, jnp.maximum(t - 1, 0), 1, keepdims=False)
-    token = jnp.where(t == 0, self.num_levels, previous.astype(jnp.int32))  # [B]
-    h = self.input_conv(self.embed(token), t)  # [B, R]
+    if self.is_initializing():
+      self._make_decode_params(batch)
+    p = self.variables["params"]
+    r, n, k = self.residual_channels, self.num_layers, self.kernel_size
+    t = jnp.asarray(t, jnp.int32)
+    # The input convolution over the shifted sequence: taps at t - 1 (zero before 0) and t.
+    start = self.num_levels
+
+    def shifted(s):  # the token at position s of the shifted sequence (s >= 0)
+      prev = jax.lax.dynamic_index_in_dim(canvas, jnp.maximum(s - 1, 0), 1, keepdims=False)
+      return jnp.where(s == 0, start, prev.astype(jnp.int32))  # [B]
+
+    # Batch 1: columns [C, 1], the layout of XLA's CPU matrix-vector product (no vector is
+    # transposed before a product); else rows [B, C], a plain matrix product.
+    cols = batch == 1
+    axis = 0 if cols else 1
+
+    def mm(x, kernel, bias):  # x [I, B] or [B, I] -> [O, B] or [B, O]
+      if cols:
+        return jax.lax.dot_general(kernel, x, (((0,), (0,)), ((), ()))) + bias[:, None]
+      return affine(x, kernel, bias)
+
+    def halves(g):  # [2R, B] or [B, 2R] -> the tanh and sigmoid halves
+      return jax.lax.slice_in_dim(g, 0, r, axis=axis), jax.lax.slice_in_dim(g, r, 2 * r, axis=axis)
+
+    def orient(x):  # [B, C] -> this layout
+      return x.T if cols else x
+
+    table = p["embed"]["embedding"]
+    now = orient(table[shifted(t)])
+    before = jnp.where(t >= 1, orient(table[shifted(jnp.maximum(t - 1, 0))]), 0).astype(now.dtype)
+    conv = p["input_conv"]
+    h = mm(jnp.concatenate([before, now], axis), conv["kernel"].reshape(2 * r, r), conv["bias"])
+    # Past taps of every layer: one gather from the queue.
+    offsets, lengths = self._queue_layout()
+    queue = self.variable("cache", "queue", jnp.zeros, (int(lengths.sum()),) + h.shape, h.dtype)
+    back = (k - 1 - np.arange(k - 1))[None, :] * np.asarray(self.dilations)[:, None]  # [N, K-1]
+    past = queue.value[offsets[:, None] + (t - back) % lengths[:, None]]  # [N, K-1, *h.shape]
     bias = self._global_bias(parts)  # [B, N, 2R] or None
     if "local" in parts:
       frame = jax.lax.dynamic_index_in_dim(parts["local"], t // self.local_hop, 1,
@@ -301,19 +377,31 @@ class WaveNet(ARModel):
       kernel = jax.lax.dynamic_index_in_dim(self.upsample_kernel, t % self.local_hop, 0,
                                             keepdims=False)  # [F, U]
       upsampled = affine(frame, kernel, self.upsample_bias)  # [B, U]
-      n, c = self.local_kernel.shape[1:]
+      c = self.local_kernel.shape[2]
       local = affine(upsampled, self.local_kernel.reshape(-1, n * c)).reshape(batch, n, c)
       bias = local if bias is None else bias + local
-    zs = []
-    for l, conv in enumerate(self.dilated):
-      g = conv(h, t)  # [B, 2R]
+    if bias is not None:
+      bias = jnp.transpose(bias, (1, 2, 0) if cols else (1, 0, 2))  # [N, 2R, B] or [N, B, 2R]
+    hs, zs = [], []
+    for l in range(n):
+      hs.append(h)
+      conv = p[f"dilated{l}"]
+      taps = jnp.concatenate([past[l, j] for j in range(k - 1)] + [h], axis)  # K R channels
+      g = mm(taps, conv["kernel"].reshape(k * r, 2 * r), conv["bias"])  # 2R channels
       if bias is not None:
-        g = g + bias[:, l]
-      z = self._gate(g)
+        g = g + bias[l]
+      filt, gate = halves(g)
+      z = jnp.tanh(filt) * nn.sigmoid(gate)  # R channels
       zs.append(z)
-      if l < self.num_layers - 1:
-        h = h + self.residual[l](z)
-    return self._output(zs)
+      if l < n - 1:
+        res = p[f"residual{l}"]
+        h = h + mm(z, res["kernel"], res["bias"])
+    # Every layer's input at t into its segment, one scatter (in place).
+    queue.value = queue.value.at[offsets + t % lengths].set(jnp.stack(hs))
+    skip = mm(jnp.concatenate(zs, axis), p["skip_kernel"], p["skip_bias"])  # S channels
+    hidden = mm(nn.relu(skip), p["out1"]["kernel"], p["out1"]["bias"])
+    raw = mm(nn.relu(hidden), p["out2"]["kernel"], p["out2"]["bias"])  # P channels
+    return orient(raw)
 
 
 def _sizes(event_shape: tuple[int, ...], num_levels: int, size: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""WaveNet: the rules of DESIGN.md section 6, its receptive field (van den Oord et al. 2016,
+"""WaveNet: the rules of docs/design.md section 6, its receptive field (van den Oord et al. 2016,
 section 2.1), and global / local conditioning (section 2.5).
 
 * normalisation over every sequence of length 4 with 3 levels: unconditioned, class-, vector-
@@ -118,6 +118,33 @@ def test_cached_equals_full(overrides):
   cond = _cond(model, 3)
   model_checks.check_cached_equals_full(model, variables, x,
                                         None if cond is None else jax.tree.map(jnp.asarray, cond))
+
+
+@pytest.mark.parametrize("overrides", [dict(), dict(num_classes=2, global_dim=2, **LOCAL),
+                                       dict(kernel_size=3, num_layers=5)])
+def test_cached_equals_full_at_batch_1(overrides):
+  # At batch 1 the decode step computes in columns (rows above): compare every value.
+  model, variables = _model(shape=(12,), levels=5, **overrides)
+  x = RNG.integers(0, 5, (1, 12)).astype(np.int32)
+  cond = _cond(model, 1)
+  model_checks.check_cached_equals_full(model, variables, x,
+                                        None if cond is None else jax.tree.map(jnp.asarray, cond))
+
+
+def test_decode_builds_the_same_parameters():
+  # The decode step reads the full pass's parameters: a checkpoint of either loads in the other.
+  model, _ = _model(shape=(8,), num_classes=2, global_dim=2, **LOCAL)
+  decoder = model.clone(decode=True)
+  cond = _cond(model, 2)
+  full = jax.eval_shape(lambda: arm.init(model, jax.random.key(0)))["params"]
+  step = jax.eval_shape(lambda: decoder.init(jax.random.key(0), jnp.zeros((2, 8), jnp.int32),
+                                             jnp.int32(0), cond, method=decoder.decode_step))
+  shapes = lambda tree: {jax.tree_util.keystr(path): leaf.shape
+                         for path, leaf in jax.tree_util.tree_leaves_with_path(tree)}
+  assert shapes(step["params"]) == shapes(full)
+  assert "dilated3" in step["params"] and "residual3" not in step["params"]
+  # One queue for every layer: sum over layers of (K - 1) d past inputs, rows [B, R] at batch 2.
+  assert step["cache"]["queue"].shape == (sum(model.dilations), 2, model.residual_channels)
 
 
 @pytest.mark.parametrize("overrides", [dict(), dict(num_classes=2, **LOCAL),

@@ -6,6 +6,7 @@ Only process 0 writes; on the other hosts the writer does nothing.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from typing import Any, Mapping
@@ -14,6 +15,8 @@ import jax
 import numpy as np
 
 __all__ = ["MetricWriter", "read_metrics"]
+
+log = logging.getLogger(__name__)
 
 
 def _scalar(value: Any) -> Any:
@@ -48,8 +51,15 @@ class MetricWriter:
       return
     record = {"step": int(step), "split": split, "time": time.time()}
     record.update({k: _scalar(v) for k, v in metrics.items()})
-    with open(self.path, "a") as f:
-      f.write(json.dumps(record) + "\n")
+    line = json.dumps(record) + "\n"
+    with open(self.path, "a+b") as f:
+      # A run killed (or out of disk) mid-line leaves a partial last line: end it, so this record
+      # starts a line of its own and the partial one alone is unreadable (read_metrics skips it).
+      if f.tell() > 0:
+        f.seek(-1, os.SEEK_END)
+        if f.read(1) != b"\n":
+          line = "\n" + line
+      f.write(line.encode("utf-8"))
     for name, value in record.items():
       if name in ("step", "split", "time") or not isinstance(value, (int, float)):
         continue
@@ -68,8 +78,23 @@ def read_metrics(workdir: str, split: str | None = None) -> list[dict[str, Any]]
   path = os.path.join(workdir, "metrics.jsonl")
   if not os.path.exists(path):
     return []
-  with open(path) as f:
-    records = [json.loads(line) for line in f if line.strip()]
+  records, damaged = [], 0
+  with open(path, encoding="utf-8", errors="replace") as f:
+    for line in f:
+      if not line.strip():
+        continue
+      try:
+        record = json.loads(line)
+      except ValueError:
+        damaged += 1  # A line cut short by a kill or a full disk: its record is lost, not the others.
+        continue
+      if isinstance(record, dict):
+        records.append(record)
+      else:
+        damaged += 1
+  if damaged:
+    log.warning("%s: skipped %d unreadable line(s) (cut short by a killed run or a full disk)", path,
+                damaged)
   return [r for r in records if split is None or r.get("split") == split]
 
 

@@ -374,11 +374,18 @@ def _save_failure_reason(e: BaseException) -> str:
   return _first_line(e)
 
 
-def _write_error(workdir: str, e: BaseException) -> CheckpointWriteError:
+def _write_error(workdir: str, e: BaseException, what: str | None = None) -> CheckpointWriteError:
   kept = list_steps(workdir)
   last = f"the last complete checkpoint, step {kept[0]}, is kept" if kept else "no checkpoint was saved"
-  return CheckpointWriteError(f"could not write a checkpoint in {os.path.join(workdir, CHECKPOINT_DIR)}: "
-                              f"{_save_failure_reason(e)}; {last}")
+  what = what or f"a checkpoint in {os.path.join(workdir, CHECKPOINT_DIR)}"
+  return CheckpointWriteError(f"could not write {what}: {_save_failure_reason(e)}; {last}")
+
+
+def run_write_error(workdir: str, e: OSError) -> CheckpointWriteError:
+  """A run's failure to write one of its other files (metrics, samples, TensorBoard events; e.g. a
+  full disk) as the one-line error of a failed checkpoint write: the OS reason and the checkpoint kept."""
+  where = getattr(e, "filename", None)
+  return _write_error(workdir, e, f"{where}" if where else f"a file of the run in {workdir}")
 
 
 def finish_saves(manager: ocp.CheckpointManager, workdir: str, steps: list[int]) -> None:

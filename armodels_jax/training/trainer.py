@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import errno
 import logging
 import math
 import os
@@ -289,6 +290,10 @@ def _restore(run: Run, workdir: str) -> tuple[int | None, Any]:
   return workdir_lib.restore(workdir, load_step, full=True, move_damaged=True)
 
 
+# OS errors of a disk that cannot take more (a full disk, a quota, a read-only remount).
+_DISK_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+
+
 def _loop(run: Run, cfg: ml_collections.ConfigDict, workdir: str, mesh: Any, is_main: bool,
           stop_at_step: int | None) -> dict[str, Any]:
   t = cfg.train
@@ -378,6 +383,10 @@ def _loop(run: Run, cfg: ml_collections.ConfigDict, workdir: str, mesh: Any, is_
       previous = metrics_lib.read_metrics(workdir, "train")
       last_train = previous[-1] if previous else {}
     checkpointing.finish_saves(manager, workdir, unrecorded)
+  except OSError as e:  # A full disk while writing metrics or samples: one line, the kept checkpoint.
+    if isinstance(e, checkpointing.CheckpointWriteError) or e.errno not in _DISK_ERRORS:
+      raise
+    raise checkpointing.run_write_error(workdir, e) from e
   finally:
     preemption.__exit__()
     try:
@@ -385,7 +394,10 @@ def _loop(run: Run, cfg: ml_collections.ConfigDict, workdir: str, mesh: Any, is_
     except Exception:  # pylint: disable=broad-except  (already raised above, or a failure in flight)
       log.exception("a checkpoint save failed")
     manager.close()
-    writer.close()
+    try:
+      writer.close()
+    except OSError as e:  # TensorBoard's last flush on a full disk: the error above says what happened.
+      log.warning("closing the metric writer: %s", e)
 
   result: dict[str, Any] = {
       "step": step,

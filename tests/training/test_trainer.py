@@ -133,3 +133,32 @@ def test_lock_is_released_after_a_failed_run(tmp_path):
   with pytest.raises(FloatingPointError):
     training.train_and_evaluate(cfg, str(tmp_path / "run"))
   assert not os.path.exists(tmp_path / "run" / "lock.json")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# A full disk while the run writes its other files (metrics, samples): one line naming the kept checkpoint.
+
+
+def test_cli_full_disk_while_logging_is_one_line_naming_the_kept_checkpoint(tmp_path, capsys,
+                                                                            monkeypatch):
+  import errno  # pylint: disable=g-import-not-at-top
+
+  monkeypatch.setenv("TQDM_DISABLE", "1")
+  original = metrics_lib.MetricWriter.write
+
+  def write(self, step, split, metrics):
+    if step >= 4:
+      raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.path)
+    return original(self, step, split, metrics)
+
+  monkeypatch.setattr(metrics_lib.MetricWriter, "write", write)
+  config = cli_runs.write_config(tmp_path)
+  argv = cli_runs.train_cmd(config, tmp_path / "run", 8, "train.checkpoint_every=2",
+                            "train.log_every=1")[3:]
+  assert cli.main(argv) == 2
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1, err
+  assert "metrics.jsonl" in err[0] and "No space left on device" in err[0]
+  # Step 4's record is written before step 4's checkpoint: the one kept is step 2's.
+  assert "the last complete checkpoint, step 2, is kept" in err[0], err[0]
+  assert not os.path.exists(tmp_path / "run" / "lock.json")

@@ -4,7 +4,7 @@
     python experiments/bench_compress.py --mnist-count 1000    # the first 1,000 validation images
     python experiments/bench_compress.py --char-rnn-workdir runs/char_rnn_shakespeare
     python experiments/bench_compress.py --sets fsdd --wavenet-workdir runs/wavenet_fsdd_16bit
-    python experiments/bench_compress.py --sets mnist8 --mnist8-model pixelcnn_pp_mnist8_small
+    python experiments/bench_compress.py --sets mnist8 --mnist8-model pixelcnn_pp_mnist
     python experiments/bench_compress.py --sets mnist8 --mnist8-count 1000 --no-model   # codecs only
 
 The classical codecs are optional (``pip install -e .[bench]``: imagecodecs, zstandard, brotli;
@@ -576,7 +576,7 @@ def main():
   p.add_argument("--mnist-count", type=int, default=10_000)
   p.add_argument("--mnist-model", default="pixelcnn_pp_binarized_mnist")
   p.add_argument("--mnist8-count", type=int, default=10_000, help="the first k t10k images")
-  p.add_argument("--mnist8-model", default="pixelcnn_pp_mnist8_small", help="a shipped checkpoint")
+  p.add_argument("--mnist8-model", default="pixelcnn_pp_mnist", help="a shipped checkpoint")
   p.add_argument("--mnist8-workdir", default=None, help="a training workdir instead (best step)")
   p.add_argument("--mnist8-decode-count", type=int, default=500,
                  help="the first k images decoded to check the round trip")

@@ -19,7 +19,7 @@ Every subcommand calls public functions that a notebook can call directly:
                       [--batch-size N] [--json]            -> compress_workdir, arm.compress
   armodels decompress --workdir DIR --in X.arm --out Y.npz (Y.txt text, Y.wav audio)
                                                            -> decompress_workdir, arm.decompress
-  armodels compress --workdir DIR --images IN_DIR --out X.arm; decompress ... --in X.arm --images OUT_DIR
+  armodels compress --workdir DIR --images IN_DIR --out X.arm; decompress ... --images OUT_DIR
                                      (PNG folders, names kept) -> armodels_jax.image_folder
 
 User errors (a missing file or checkpoint, an array of the wrong size, a bad option) print one line
@@ -475,8 +475,10 @@ def _cmd_compress(args: argparse.Namespace) -> int:
     if args.npz or args.text or args.wav or args.batch_size < 1:
       raise CLIError("--images takes no --npz, --text or --wav, and --batch-size >= 1")
     from armodels_jax import image_folder  # pylint: disable=g-import-not-at-top
-    m = image_folder.compress_workdir_images(args.workdir, args.images, args.out, batch_size=args.batch_size)
-    print(f"wrote {args.out}: {m['bytes']} bytes for {m['n']} images, {m['bits_per_dim']:.4f} bits/dim")
+    m = image_folder.compress_workdir_images(args.workdir, args.images, args.out,
+                                             batch_size=args.batch_size)
+    print(f"wrote {args.out}: {m['bytes']} bytes for {m['n']} images, "
+          f"{m['bits_per_dim']:.4f} bits/dim")
     return 0
   if args.key is not None and args.npz is None:
     raise CLIError("--key needs --npz")

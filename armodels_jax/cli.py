@@ -20,6 +20,8 @@ unless named otherwise):
                       [--batch-size N] [--json]            -> compress_workdir
   armodels decompress --workdir DIR --in X.arm --out Y.npz (Y.txt text, Y.wav audio)
                       [--max-elements N]
+  armodels compress --workdir DIR --images IN_DIR --out X.arm; decompress ... --images OUT_DIR
+                                                           -> armodels_jax.image_folder (PNGs, names kept)
                                                            -> decompress_workdir
 
 User errors (a missing file or checkpoint, an array of the wrong size, a bad option, a workdir in use
@@ -165,6 +167,14 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _cmd_compress(args: argparse.Namespace) -> int:
+  if args.images is not None:  # A folder of PNGs, names kept: armodels_jax.image_folder.
+    if args.npz or args.text or args.wav:
+      raise CLIError("--images takes no --npz, --text or --wav")
+    _positive("--batch-size", args.batch_size)
+    from armodels_jax import image_folder  # pylint: disable=g-import-not-at-top
+    m = image_folder.compress_workdir_images(args.workdir, args.images, args.out, batch_size=args.batch_size)
+    print(f"wrote {args.out}: {m['bytes']} bytes for {m['n']} images, {m['bits_per_dim']:.4f} bits/dim")
+    return 0
   if args.key is not None and args.npz is None:
     raise CLIError("--key needs --npz")
   _positive("--batch-size", args.batch_size)
@@ -177,6 +187,14 @@ def _cmd_compress(args: argparse.Namespace) -> int:
 
 
 def _cmd_decompress(args: argparse.Namespace) -> int:
+  if (args.images is None) == (args.out is None):
+    raise CLIError("give exactly one of --out and --images")
+  if args.images is not None:  # The PNGs under their original names: armodels_jax.image_folder.
+    from armodels_jax import image_folder  # pylint: disable=g-import-not-at-top
+    paths = image_folder.decompress_workdir_images(args.workdir, args.input, args.images,
+                                                   max_elements=args.max_elements)
+    print(f"wrote {len(paths)} images to {args.images}")
+    return 0
   x = decompress_workdir(args.workdir, args.input, args.out, max_elements=args.max_elements)
   print(f"wrote {args.out}: {x.shape[0]} examples of shape {tuple(x.shape[1:])}")
   return 0
@@ -277,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--key", default=None, help="the array's key in --npz (default: its only array)")
   p.add_argument("--text", default=None, help="text models: a UTF-8 file, coded as one stream")
   p.add_argument("--wav", default=None, help="audio models: a WAV file, one recording")
+  p.add_argument("--images", default=None, help="image models: a folder of PNGs, names kept")
   p.add_argument("--out", required=True, help="the compressed file (e.g. x.arm)")
   p.add_argument("--batch-size", type=int, default=256, help="examples coded together")
   p.add_argument("--json", action="store_true",
@@ -286,8 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
   p = sub.add_parser("decompress", help="invert compress (the same checkpoint)")
   p.add_argument("--workdir", required=True, help="the workdir that compressed the file")
   p.add_argument("--in", dest="input", required=True, help="the compressed file")
-  p.add_argument("--out", required=True,
+  p.add_argument("--out", default=None,
                  help="an .npz (the array under key 'x'); text models: .txt; audio models: .wav")
+  p.add_argument("--images", default=None, help="a file of compress --images: the PNGs' folder")
   p.add_argument("--max-elements", type=int, default=1 << 28,
                  help="refuse files that decode to more elements than this (default 2**28)")
   p.set_defaults(func=_cmd_decompress)

@@ -4,6 +4,12 @@
     python experiments/bench_compress.py --mnist-count 1000    # the first 1,000 validation images
     python experiments/bench_compress.py --char-rnn-workdir runs/char_rnn_shakespeare
     python experiments/bench_compress.py --sets fsdd --wavenet-workdir runs/wavenet_fsdd_16bit
+    python experiments/bench_compress.py --sets mnist8 --mnist8-model pixelcnn_pp_mnist
+    python experiments/bench_compress.py --sets mnist8 --mnist8-count 1000 --no-model   # codecs only
+
+The classical codecs are optional (``pip install -e .[bench]``: imagecodecs, zstandard, brotli;
+``apt-get install jbigkit-bin flac`` for the JBIG1 and FLAC tools): a missing one prints a row
+``{"method": ..., "missing": ...}`` and the run goes on.
 
 Data sets (``--data DIR``, default ``../shared/data``):
 
@@ -24,6 +30,36 @@ Data sets (``--data DIR``, default ``../shared/data``):
   ``compression.SCHEME_BLOCKS``). The NLL is over the same samples (full forward passes, the
   padding masked out).
 
+* 8-bit MNIST (all 256 grey levels), the standard test file ``t10k`` (10,000 images, the raw bytes
+  of the IDX file): the model of ``--mnist8-model`` (a shipped name) or ``--mnist8-workdir`` (a
+  training workdir, its best checkpoint) encodes all of them into one file; the exact round trip is
+  checked on the first ``--mnist8-decode-count`` images (a file of its own). Against it, the learned
+  codecs of the literature (their papers' figures, not rerun: Bit-Swap 1.29, BB-ANS 1.48 bits/dim,
+  Kingma, Abbeel & Ho 2019, "Bit-Swap: Recursive Bits-Back Coding for Lossless Compression with
+  Hierarchical Latent Variables", ICML; the table of the authors' README, which also lists PNG 2.80
+  and WebP 2.10 on the same data) and the classical codecs.
+
+The classical codecs, each at its strongest setting, on the same bytes as the model:
+
+* images (8-bit grey; binarized MNIST as 0/1 levels), both one file per image and all images tiled
+  into one mosaic (a grid of ceil(sqrt(N)) columns, empty tiles zero; the arrangement most
+  favourable to a 2-D codec): JPEG-XL lossless at effort 10 (libjxl's slowest, "glacier"), WebP
+  lossless (quality 100, method 6; the grey levels given as R = G = B, which WebP's colour
+  transforms code as one plane), JPEG-LS (lossless, ``NEAR = 0``), PNG at zlib level 9
+  (imagecodecs; for bilevel images pillow's 1-bit PNG with ``optimize=True``), and for bilevel
+  images JBIG1 (ITU-T T.82, jbigkit's ``pbmtojbg -q``: sequential, one stripe per image, the
+  default adaptive template and typical prediction);
+* byte streams (the images' bytes, text, 16-bit audio samples): zstd level 22 with long-distance
+  matching (``--ultra -22 --long=27``), brotli quality 11 (window 2**24), xz ``-9e``, and the older
+  zlib/gzip and bz2 at level 9;
+* audio: FLAC at its highest setting (``flac -8 -e -p``: exhaustive model and precision search), one
+  file per recording (``--no-padding --no-seektable``: without them the tool reserves 8 KiB of padding
+  per file), and soundfile's FLAC at ``compression_level=1.0``.
+
+Each codec row has its encode and decode speed in symbols (pixels, characters, samples) per second
+and is checked to decode to its input; a command-line tool's times include starting the process
+(one start per file: per-image JBIG1 and per-recording FLAC pay it 10,000 and 300 times).
+
 Each model row has the model's NLL (``arm.log_prob``, full forward pass) in bytes beside the file
 size, so the overhead of the coder is read off directly, and encode/decode speeds in symbols per
 second (compilation excluded: a warm-up call compiles first). The decoded data are checked equal to
@@ -35,12 +71,16 @@ from __future__ import annotations
 import argparse
 import bz2
 import gzip
+import importlib
 import io
 import json
 import lzma
 import math
 import os
 import platform
+import shutil
+import struct
+import subprocess
 import time
 import zlib
 
@@ -107,34 +147,262 @@ def model_row(dataset, label, model, variables, x, cond=None, batch_size=256):
               encode_symbols_per_s=round(symbols / enc), decode_symbols_per_s=round(symbols / dec))
 
 
-def tool_rows(dataset, raw: bytes, symbols: int, extra=()):
+# ---- The classical codecs, each at its strongest setting (optional libraries and tools). ----
+
+BENCH_EXTRA = "pip install -e .[bench]"
+
+
+def _module(name: str):
+  """The module ``name``, or None when it is not installed (the row then says so)."""
+  try:
+    return importlib.import_module(name)
+  except ImportError:
+    return None
+
+
+def _missing(dataset, method, what):
+  return _row(dataset=dataset, method=method, missing=what)
+
+
+def _timed(fn, *a):
+  start = time.perf_counter()
+  out = fn(*a)
+  return out, time.perf_counter() - start
+
+
+def _speed_row(dataset, method, symbols, size, enc, dec, **extra):
+  return _row(dataset=dataset, method=method, symbols=int(symbols), bytes=int(size),
+              bits_per_dim=round(8 * size / symbols, 5),
+              encode_symbols_per_s=round(symbols / max(enc, 1e-9)),
+              decode_symbols_per_s=round(symbols / max(dec, 1e-9)), **extra)
+
+
+def stream_codecs():
+  """``[(label, encode, decode, missing)]`` for byte streams: zstd 22 long mode, brotli 11, xz -9e,
+  bz2 -9, zlib -9. ``missing`` names what to install when the codec is absent (encode is then None)."""
+  zstd = _module("zstandard")
+  brotli = _module("brotli")
+  out = []
+  if zstd is None:
+    out.append(("zstd --ultra -22 --long=27", None, None, f"zstandard ({BENCH_EXTRA})"))
+  else:
+    def zstd_encode(raw):
+      params = zstd.ZstdCompressionParameters.from_level(22, source_size=len(raw), window_log=27,
+                                                         enable_ldm=True)
+      return zstd.ZstdCompressor(compression_params=params).compress(raw)
+
+    out.append(("zstd --ultra -22 --long=27", zstd_encode,
+                lambda b: zstd.ZstdDecompressor().decompress(b, max_output_size=1 << 31), None))
+  if brotli is None:
+    out.append(("brotli -q 11", None, None, f"brotli ({BENCH_EXTRA})"))
+  else:
+    out.append(("brotli -q 11", lambda raw: brotli.compress(raw, quality=11, lgwin=24),
+                brotli.decompress, None))
+  out += [("xz -9e", lambda raw: lzma.compress(raw, preset=9 | lzma.PRESET_EXTREME), lzma.decompress,
+           None),
+          ("bz2 -9", lambda raw: bz2.compress(raw, 9), bz2.decompress, None),
+          ("zlib -9", lambda raw: zlib.compress(raw, 9), zlib.decompress, None)]
+  return out
+
+
+def stream_rows(dataset, raw: bytes, symbols: int, what: str = ""):
+  """Every byte-stream codec on ``raw`` (one stream), checked and timed."""
   rows = []
-  for label, size in [("zlib -9", len(zlib.compress(raw, 9))),
-                      ("bz2 -9", len(bz2.compress(raw, 9))),
-                      ("lzma -9e", len(lzma.compress(raw, preset=9 | lzma.PRESET_EXTREME))),
-                      *extra]:
-    rows.append(_row(dataset=dataset, method=label, symbols=symbols, bytes=size,
-                     bits_per_dim=round(8 * size / symbols, 5)))
+  for label, enc_fn, dec_fn, missing in stream_codecs():
+    method = f"{label}{what}"
+    if enc_fn is None:
+      rows.append(_missing(dataset, method, missing))
+      continue
+    data, enc = _timed(enc_fn, raw)
+    back, dec = _timed(dec_fn, data)
+    if back != raw:
+      raise SystemExit(f"{dataset} {method}: the round trip is not exact")
+    rows.append(_speed_row(dataset, method, symbols, len(data), enc, dec))
+  return rows
+
+
+def _pbm(img: np.ndarray) -> bytes:
+  h, w = img.shape
+  return b"P4\n%d %d\n" % (w, h) + np.packbits(img.astype(np.uint8), axis=1).tobytes()
+
+
+def _read_pbm(data: bytes) -> np.ndarray:
+  fields, at = [], 0
+  while len(fields) < 3:  # magic, width, height; '#' comments skipped
+    while data[at:at + 1].isspace():
+      at += 1
+    if data[at:at + 1] == b"#":
+      at = data.index(b"\n", at) + 1
+      continue
+    end = at
+    while not data[end:end + 1].isspace():
+      end += 1
+    fields.append(data[at:end])
+    at = end
+  if fields[0] != b"P4":
+    raise ValueError(f"expected a raw PBM (P4), got {fields[0]!r}")
+  w, h = int(fields[1]), int(fields[2])
+  bits = np.frombuffer(data, np.uint8, offset=at + 1, count=h * ((w + 7) // 8))
+  return np.unpackbits(bits.reshape(h, -1), axis=1)[:, :w]
+
+
+def image_codecs(bilevel: bool):
+  """``[(label, encode(img) -> bytes, decode(bytes) -> img, missing)]`` for one 2-D uint8 image
+  (0/1 levels when ``bilevel``, else 0..255)."""
+  ic = _module("imagecodecs")
+  out = []
+  if ic is None:
+    for label in ("JPEG-XL lossless effort 10", "WebP lossless q100 m6", "JPEG-LS lossless",
+                  "PNG level 9 (imagecodecs)"):
+      out.append((label, None, None, f"imagecodecs ({BENCH_EXTRA})"))
+  else:
+    out += [
+        ("JPEG-XL lossless effort 10",
+         lambda a: ic.jpegxl_encode(a, lossless=True, effort=10, numthreads=1), ic.jpegxl_decode, None),
+        # WebP codes RGB(A) only: the grey plane as R = G = B (its subtract-green transform leaves
+        # one plane to code).
+        ("WebP lossless q100 m6",
+         lambda a: ic.webp_encode(np.repeat(a[..., None], 3, -1), lossless=True, level=100, method=6),
+         lambda b: ic.webp_decode(b)[..., 0], None),
+        ("JPEG-LS lossless", ic.jpegls_encode, ic.jpegls_decode, None),
+    ]
+    if not bilevel:
+      out.append(("PNG level 9 (imagecodecs)", lambda a: ic.png_encode(a, level=9), ic.png_decode,
+                  None))
+  if bilevel:
+    from PIL import Image  # pylint: disable=g-import-not-at-top
+
+    def png1(a):
+      buf = io.BytesIO()
+      Image.fromarray(a.astype(bool)).save(buf, format="PNG", optimize=True)
+      return buf.getvalue()
+
+    out.append(("PNG 1-bit (pillow, optimize)", png1,
+                lambda b: np.asarray(Image.open(io.BytesIO(b))).astype(np.uint8), None))
+    if shutil.which("pbmtojbg") and shutil.which("jbgtopbm"):
+      def jbig(a):
+        return subprocess.run(["pbmtojbg", "-q", "-s", str(a.shape[0])], input=_pbm(a),
+                              capture_output=True, check=True).stdout
+
+      def unjbig(b):
+        return _read_pbm(subprocess.run(["jbgtopbm"], input=b, capture_output=True,
+                                        check=True).stdout)
+
+      out.append(("JBIG1 (pbmtojbg -q, one stripe)", jbig, unjbig, None))
+    else:
+      out.append(("JBIG1 (pbmtojbg -q, one stripe)", None, None,
+                  "jbigkit's pbmtojbg/jbgtopbm (apt-get install jbigkit-bin)"))
+  return out
+
+
+def mosaic(x: np.ndarray) -> np.ndarray:
+  """``[N, H, W]`` images tiled row-major into one ``[rows * H, cols * W]`` image, ``cols =
+  ceil(sqrt(N))``; empty tiles are zero."""
+  n, h, w = x.shape
+  cols = math.ceil(math.sqrt(n))
+  rows = -(-n // cols)
+  tiles = np.zeros((rows * cols, h, w), x.dtype)
+  tiles[:n] = x
+  return tiles.reshape(rows, cols, h, w).transpose(0, 2, 1, 3).reshape(rows * h, cols * w)
+
+
+def image_rows(dataset, x: np.ndarray, bilevel: bool, skip=()):
+  """Every image codec on ``x`` ``[N, H, W]`` uint8: one file per image, and one mosaic."""
+  rows = []
+  big = mosaic(x)
+  for label, enc_fn, dec_fn, missing in image_codecs(bilevel):
+    if any(s in label for s in skip):
+      continue
+    if enc_fn is None:
+      rows.append(_missing(dataset, label, missing))
+      continue
+    files, enc = _timed(lambda: [enc_fn(img) for img in x])
+    back, dec = _timed(lambda: [dec_fn(f) for f in files])
+    if not all(np.array_equal(np.asarray(b).reshape(img.shape), img) for b, img in zip(back, x)):
+      raise SystemExit(f"{dataset} {label}: the round trip is not exact")
+    rows.append(_speed_row(dataset, f"{label}, one file per image", x.size,
+                           sum(len(f) for f in files), enc, dec))
+    data, enc = _timed(enc_fn, big)
+    back, dec = _timed(dec_fn, data)
+    if not np.array_equal(np.asarray(back).reshape(big.shape), big):
+      raise SystemExit(f"{dataset} {label} (mosaic): the round trip is not exact")
+    rows.append(_speed_row(dataset, f"{label}, one {big.shape[0]} x {big.shape[1]} mosaic",
+                           x.size, len(data), enc, dec))
   return rows
 
 
 def mnist(args):
   x = np.load(os.path.join(args.data, "binarized_mnist", "binarized_mnist.npz"))["valid"]
   x = x[:args.mnist_count].reshape(-1, 28, 28, 1).astype(np.int32)
-  from PIL import Image  # pylint: disable=g-import-not-at-top
-
-  png = 0
-  for img in x:
-    buf = io.BytesIO()
-    Image.fromarray(img[..., 0].astype(bool)).save(buf, format="PNG", optimize=True)
-    png += buf.getbuffer().nbytes
   dataset = f"binarized MNIST valid, first {len(x)}" if len(x) < 10_000 else "binarized MNIST valid"
-  rows = tool_rows(dataset, np.packbits(x.astype(np.uint8)).tobytes(), x.size,
-                   extra=[("PNG 1-bit, one file per image", png)])
-  model, variables = arm.pretrained.load(args.mnist_model)
-  rows.append(model_row(dataset, f"{args.mnist_model} (arm.compress)", model, variables, x,
-                        batch_size=args.batch_size))
+  u8 = x[..., 0].astype(np.uint8)
+  rows = stream_rows(dataset, np.packbits(u8).tobytes(), x.size, ", bits packed 8 to a byte")
+  rows += image_rows(dataset, u8, bilevel=True)
+  if not args.no_model:
+    model, variables = arm.pretrained.load(args.mnist_model)
+    rows.append(model_row(dataset, f"{args.mnist_model} (arm.compress)", model, variables, x,
+                          batch_size=args.batch_size))
   return rows
+
+
+# Learned lossless codecs on 8-bit MNIST as their authors report them (not rerun here): the table of
+# the Bit-Swap README (Kingma, Abbeel & Ho 2019, ICML; github.com/fhkingma/bitswap), bits/dim.
+LITERATURE_MNIST8 = [("Bit-Swap (Kingma et al. 2019), reported", 1.29),
+                     ("BB-ANS (Townsend et al. 2019), reported", 1.48)]
+
+
+def load_mnist8_test(path: str) -> np.ndarray:
+  """The 10,000 images of ``t10k-images-idx3-ubyte.gz`` as ``[N, 28, 28]`` uint8, the file's bytes."""
+  with gzip.open(os.path.join(path, "t10k-images-idx3-ubyte.gz"), "rb") as f:
+    raw = f.read()
+  magic, n, h, w = struct.unpack(">4i", raw[:16])
+  if magic != 2051 or len(raw) != 16 + n * h * w:
+    raise SystemExit(f"{path}: not an IDX image file (magic {magic}, {len(raw)} bytes)")
+  return np.frombuffer(raw, np.uint8, offset=16).reshape(n, h, w)
+
+
+def mnist8(args):
+  x = load_mnist8_test(os.path.join(args.data, "mnist"))[:args.mnist8_count]
+  dataset = "MNIST 8-bit t10k" + (f", first {len(x)}" if len(x) < 10_000 else "")
+  rows = [_row(dataset=dataset, method=label, bits_per_dim=bpd, reported=True)
+          for label, bpd in LITERATURE_MNIST8]
+  if not args.no_codecs:
+    rows += stream_rows(dataset, x.tobytes(), x.size)
+    rows += image_rows(dataset, x, bilevel=False)
+  if not args.no_model:
+    rows.append(mnist8_model_row(args, dataset, x[..., None].astype(np.int32)))
+  return rows
+
+
+def mnist8_model_row(args, dataset, x):
+  """All of ``x`` encoded into one file (timed after a warm-up); the exact round trip checked on the
+  first ``--mnist8-decode-count`` images, compressed into a file of their own and decoded (timed)."""
+  if args.mnist8_workdir:
+    from armodels_jax import inference, training  # pylint: disable=g-import-not-at-top
+
+    step = training.best_step(args.mnist8_workdir, latest_if_unlogged=True)
+    model, variables, step = inference.load(args.mnist8_workdir, step)
+    label = f"{args.mnist8_workdir} step {step} (arm.compress)"
+  else:
+    model, variables = arm.pretrained.load(args.mnist8_model)
+    label = f"{args.mnist8_model} (arm.compress)"
+  batch = args.batch_size
+  _warm_up(model, variables, x, None, batch)
+  data, enc = _timed(lambda: arm.compress(model, variables, x, batch_size=batch))
+  k = min(args.mnist8_decode_count, len(x))
+  part = arm.compress(model, variables, x[:k], batch_size=batch)
+  if k < batch:  # A smaller chunk: compile the decode step at its size first.
+    _warm_up(model, variables, x[:k], None, k)
+  back, dec = _timed(lambda: arm.decompress(model, variables, part))
+  if not np.array_equal(back, x[:k]):
+    raise SystemExit(f"{label}: the round trip of the first {k} images is not exact")
+  nll = _nll_bytes(model, variables, x)
+  return _row(dataset=dataset, method=label, n=len(x), symbols=int(x.size), bytes=len(data),
+              nll_bytes=round(nll, 1), overhead=round(len(data) / nll - 1, 5),
+              nll_bits_per_dim=round(8 * nll / x.size, 5), bits_per_dim=round(8 * len(data) / x.size, 5),
+              batch_size=batch, encode_seconds=round(enc, 1),
+              encode_symbols_per_s=round(x.size / enc), decoded_exactly=f"first {k} images",
+              decode_seconds=round(dec, 1), decode_symbols_per_s=round(x[:k].size / dec))
 
 
 def shakespeare(args):
@@ -142,11 +410,7 @@ def shakespeare(args):
     text = f.read()
   valid = text[int(len(text) * 0.9):]
   raw = valid.encode("utf-8")
-  rows = [_row(dataset="tiny Shakespeare last 10%", method=label, symbols=len(valid), bytes=size,
-               bits_per_dim=round(8 * size / len(valid), 5))
-          for label, size in [("gzip -9", len(gzip.compress(raw, 9))),
-                              ("bzip2 -9", len(bz2.compress(raw, 9))),
-                              ("xz -9e", len(lzma.compress(raw, preset=9 | lzma.PRESET_EXTREME)))]]
+  rows = stream_rows("tiny Shakespeare last 10%", raw, len(valid), ", UTF-8 bytes")
   if args.char_rnn_workdir:
     from armodels_jax import data, inference, training  # pylint: disable=g-import-not-at-top
 
@@ -166,17 +430,55 @@ def fsdd(args):
 
   f = np.load(os.path.join(args.data, "fsdd", "fsdd.npz"))
   test = np.flatnonzero(f["is_test"])[:args.fsdd_count]
-  total, samples = 0, 0
-  for i in test:
-    wave = f["audio"][f["offsets"][i]:f["offsets"][i + 1]]
-    buf = io.BytesIO()
-    soundfile.write(buf, wave, int(f["sample_rate"]), format="FLAC", subtype="PCM_16")
-    total += buf.getbuffer().nbytes
-    samples += len(wave)
-  rows = [_row(dataset=f"FSDD test ({len(test)} recordings, 16-bit)", method="FLAC (soundfile)",
-               symbols=samples, bytes=total, bits_per_dim=round(8 * total / samples, 5))]
+  dataset = f"FSDD test ({len(test)} recordings, 16-bit)"
+  rate = int(f["sample_rate"])
+  waves = [np.asarray(f["audio"][f["offsets"][i]:f["offsets"][i + 1]], np.int16) for i in test]
+  samples = sum(len(w) for w in waves)
+
+  def soundfile_flac(level):
+    def encode():
+      out = []
+      for wave in waves:
+        buf = io.BytesIO()
+        kw = {} if level is None else {"compression_level": level}
+        soundfile.write(buf, wave, rate, format="FLAC", subtype="PCM_16", **kw)
+        out.append(buf.getvalue())
+      return out
+    return encode
+
+  def soundfile_decode(files):
+    return [soundfile.read(io.BytesIO(b), dtype="int16")[0] for b in files]
+
+  def flac_cli():
+    return [subprocess.run(["flac", "-8", "-e", "-p", "-s", "--no-padding", "--no-seektable",
+                            "--force-raw-format", "--endian=little", "--sign=signed", "--channels=1",
+                            "--bps=16", f"--sample-rate={rate}", "-c", "-"],
+                           input=w.astype("<i2").tobytes(), capture_output=True,
+                           check=True).stdout for w in waves]
+
+  def flac_cli_decode(files):
+    return [np.frombuffer(subprocess.run(["flac", "-d", "-s", "--force-raw-format", "--endian=little",
+                                          "--sign=signed", "-c", "-"], input=b, capture_output=True,
+                                         check=True).stdout, "<i2") for b in files]
+
+  codecs = [("FLAC (soundfile, default level)", soundfile_flac(None), soundfile_decode),
+            ("FLAC (soundfile, compression_level=1.0)", soundfile_flac(1.0), soundfile_decode)]
+  rows = []
+  if shutil.which("flac"):
+    codecs.append(("FLAC -8 -e -p (flac tool)", flac_cli, flac_cli_decode))
+  else:
+    rows.append(_missing(dataset, "FLAC -8 -e -p (flac tool)", "the flac tool (apt-get install flac)"))
+  for label, enc_fn, dec_fn in codecs:
+    files, enc = _timed(enc_fn)
+    back, dec = _timed(dec_fn, files)
+    if not all(np.array_equal(b, w) for b, w in zip(back, waves)):
+      raise SystemExit(f"{dataset} {label}: the round trip is not exact")
+    rows.append(_speed_row(dataset, f"{label}, one file per recording", samples,
+                           sum(len(b) for b in files), enc, dec))
+  rows += stream_rows(dataset, b"".join(w.astype("<i2").tobytes() for w in waves), samples,
+                      ", the recordings' int16 bytes in one stream")
   if args.wavenet_workdir:
-    rows.append(wavenet_row(args, f"FSDD test ({len(test)} recordings, 16-bit)", samples))
+    rows.append(wavenet_row(args, dataset, samples))
   return rows
 
 
@@ -273,9 +575,16 @@ def wavenet_row(args, dataset: str, flac_samples: int):
 def main():
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--data", default=DATA)
-  p.add_argument("--sets", default="mnist,shakespeare,fsdd")
+  p.add_argument("--sets", default="mnist,mnist8,shakespeare,fsdd")
   p.add_argument("--mnist-count", type=int, default=10_000)
   p.add_argument("--mnist-model", default="pixelcnn_pp_binarized_mnist")
+  p.add_argument("--mnist8-count", type=int, default=10_000, help="the first k t10k images")
+  p.add_argument("--mnist8-model", default="pixelcnn_pp_mnist", help="a shipped checkpoint")
+  p.add_argument("--mnist8-workdir", default=None, help="a training workdir instead (best step)")
+  p.add_argument("--mnist8-decode-count", type=int, default=500,
+                 help="the first k images decoded to check the round trip")
+  p.add_argument("--no-model", action="store_true", help="the codecs only (image data sets)")
+  p.add_argument("--no-codecs", action="store_true", help="the model rows only (8-bit MNIST)")
   p.add_argument("--batch-size", type=int, default=500)
   p.add_argument("--char-rnn-workdir", default=None)
   p.add_argument("--wavenet-workdir", default=None)
@@ -288,7 +597,7 @@ def main():
   args = p.parse_args()
   rows = []
   for name in args.sets.split(","):
-    rows += {"mnist": mnist, "shakespeare": shakespeare, "fsdd": fsdd}[name](args)
+    rows += {"mnist": mnist, "mnist8": mnist8, "shakespeare": shakespeare, "fsdd": fsdd}[name](args)
   if args.out:
     with open(args.out, "w") as f:
       json.dump({"machine": platform.machine(), "backend": jax.default_backend(), "rows": rows}, f,

@@ -211,7 +211,7 @@ def portable_path(path: str, runs_root: str) -> str:
   ``$RUNS/<basename>`` (a run kept elsewhere). Relative paths and '' are kept as they are."""
   if not path or not os.path.isabs(path):
     return path
-  path = os.path.normpath(path)
+  path = os.path.realpath(path) if os.path.exists(path) else os.path.normpath(path)  # links resolved
   for root, prefix in ((REPO, ""), (os.path.join(os.path.dirname(REPO), "shared"), "../shared/")):
     if path == root or path.startswith(root + os.sep):
       return prefix + os.path.relpath(path, root).replace(os.sep, "/")

@@ -26,7 +26,9 @@ SHIPPED = sorted(n for n in os.listdir(SHIPPED_DIR)
                  ) if os.path.isdir(SHIPPED_DIR) else []
 BMNIST = os.path.join(REPO, "..", "shared", "data", "binarized_mnist", "binarized_mnist.npz")
 SHAKESPEARE = os.path.join(REPO, "..", "shared", "data", "tiny_shakespeare", "input.txt")
-TEXT = {"char_rnn_shakespeare"}  # shipped text models; every other shipped checkpoint is binarized MNIST
+MNIST8 = os.path.join(REPO, "..", "shared", "data", "mnist", "train-images-idx3-ubyte.gz")
+TEXT = {"char_rnn_shakespeare"}  # shipped text models
+GREY = {"pixelcnn_pp_mnist"}  # 8-bit MNIST (256 levels); every other shipped checkpoint is binarized MNIST
 MAX_BYTES = 20 * 1024 * 1024
 # The binarized-MNIST rows of the dense-family and image-model tables (issues: ship the best run of each).
 EXPECTED = {"fvsbn_binarized_mnist", "nade_binarized_mnist", "made_1h_1mask_binarized_mnist",
@@ -59,6 +61,9 @@ def test_shipped_checkpoint_loads_and_matches_manifest(name):
   if name in TEXT:
     vocab = training.read_model_info(path)["info"]["vocab"]
     assert len(model.event_shape) == 1 and model.num_levels == len(vocab) and info["data"].startswith("text")
+  elif name in GREY:
+    assert model.event_shape == (28, 28, 1) and model.num_levels == 256
+    assert info["data"].startswith("mnist (valid split)")
   else:
     assert model.event_shape == (28, 28, 1) and model.num_levels == 2
     assert info["data"].startswith("binarized_mnist")
@@ -120,8 +125,23 @@ def test_no_shipped_file_names_a_machine_local_path():
   assert not offending, offending[:5]
 
 
+@pytest.mark.skipif(not os.path.exists(MNIST8), reason="needs ../shared/data/mnist")
+@pytest.mark.parametrize("name", sorted(GREY & set(SHIPPED)))
+def test_shipped_grey_checkpoint_valid_nll_is_as_stated(name):
+  import gzip  # pylint: disable=g-import-not-at-top
+
+  with gzip.open(MNIST8, "rb") as f:  # IDX: 16-byte header, then 60,000 images; valid = the last 10,000
+    raw = f.read()
+  model, variables = arm.pretrained.load(name, check=False)
+  valid = np.frombuffer(raw, np.uint8, offset=16 + 50_000 * 784, count=500 * 784)
+  valid = valid.reshape((500,) + model.event_shape).astype(np.int32)
+  nll = -float(np.mean(np.concatenate(
+      [np.asarray(arm.log_prob(model, variables, valid[i:i + 100])) for i in range(0, 500, 100)])))
+  assert abs(nll - pretrained.manifest(name)["valid_first500_nll_nats"]) < 0.5
+
+
 @pytest.mark.skipif(not os.path.exists(BMNIST), reason="needs ../shared/data/binarized_mnist")
-@pytest.mark.parametrize("name", [n for n in SHIPPED if n not in TEXT])
+@pytest.mark.parametrize("name", [n for n in SHIPPED if n not in TEXT | GREY])
 def test_shipped_checkpoint_valid_nll_is_as_stated(name):
   model, variables = arm.pretrained.load(name, check=False)
   valid = np.load(BMNIST)["valid"][:500].reshape((500,) + model.event_shape).astype(np.int32)

@@ -241,7 +241,8 @@ class ProgramReport:
   code_bytes: int
   flops: float
   bytes_accessed: float
-  compile_s: float
+  compile_s: float  # Wall-clock seconds of lowering and compiling.
+  compile_cpu_s: float = 0.0  # CPU seconds of the process meanwhile (all threads): steadier when shared.
   hlo: str = dataclasses.field(default="", repr=False)  # The compiled HLO (with keep_hlo).
   lowered: str = dataclasses.field(default="", repr=False)  # The StableHLO before XLA (with keep_hlo).
   refused: str = ""  # XLA's out-of-memory message when it refused to compile the program.
@@ -262,6 +263,7 @@ class ProgramReport:
             "alias_gib": self.alias_bytes / GIB, "temp_gib": self.temp_bytes / GIB,
             "code_mib": self.code_bytes / 2 ** 20, "flops": self.flops, "bytes": self.bytes_accessed,
             "step_s_roofline": self.roofline_s(chip), "compile_s": self.compile_s,
+            "compile_cpu_s": self.compile_cpu_s,
             **({"refused": self.refused} if self.refused else {})}
 
 
@@ -297,7 +299,8 @@ class Report:
     out = {"fits": self.fits, "hbm_gib": self.hbm_bytes / GIB, "hbm_per_chip_gib": self.chip.hbm_bytes / GIB,
            "flops": m.flops, "bytes": m.bytes_accessed, "step_s_roofline": step_s,
            "examples_per_s_roofline": m.batch / step_s if step_s > 0 else None,
-           "compile_s": sum(p.compile_s for p in self.programs.values()), "chips": self.chips,
+           "compile_s": sum(p.compile_s for p in self.programs.values()),
+           "compile_cpu_s": sum(p.compile_cpu_s for p in self.programs.values()), "chips": self.chips,
            "hosts": self.hosts, "topology": self.topology, "chip": self.chip.name, "dtype": self.dtype,
            "global_batch": self.global_batch, "per_chip_batch": self.global_batch // self.chips,
            "programs": {k: p.as_dict(self.chip) for k, p in self.programs.items()}}
@@ -322,7 +325,7 @@ def format_report(report: Report) -> str:
         f"{p.temp_bytes / GIB:.2f}, code {p.code_bytes / 2 ** 20:.1f} MiB); "
         f"{p.flops / 1e12:.3f} TFLOP and {p.bytes_accessed / 1e9:.2f} GB per chip; roofline "
         f"{step_s * 1e3:.2f} ms ({p.batch / step_s if step_s else float('inf'):.0f} examples/s); "
-        f"compiled in {p.compile_s:.1f} s")
+        f"compiled in {p.compile_s:.1f} s ({p.compile_cpu_s:.1f} s of CPU)")
   if not report.fits:
     lines.append(f"does not fit: needs {report.hbm_bytes / GIB:.2f} GiB per chip of "
                  f"{c.hbm_bytes / GIB:.0f}")
@@ -364,7 +367,7 @@ def _per_chip_bytes(args: Sequence[Any]) -> int:
 def _compile(name: str, fn: Callable, args: Sequence[Any], batch: int, keep_hlo: bool) -> ProgramReport:
   """Compiles one program. XLA:TPU refuses a program that needs more HBM than the chip has; such a
   program is reported with the temporaries XLA said it needs and no cost figures."""
-  t0 = time.perf_counter()
+  t0, c0 = time.perf_counter(), time.process_time()
   lowered = fn.lower(*args)
   # JAX's persistent cache holds executables for this host's backend; TPU ones can neither be read
   # from it nor run here.
@@ -378,10 +381,11 @@ def _compile(name: str, fn: Callable, args: Sequence[Any], batch: int, keep_hlo:
     return ProgramReport(name=name, batch=batch, argument_bytes=_per_chip_bytes(args), output_bytes=0,
                          alias_bytes=0, temp_bytes=int(min(_oom_bytes(str(e)), 2 ** 62)), code_bytes=0,
                          flops=float("nan"), bytes_accessed=float("nan"),
-                         compile_s=time.perf_counter() - t0, refused=str(e).splitlines()[0])
+                         compile_s=time.perf_counter() - t0, compile_cpu_s=time.process_time() - c0,
+                         refused=str(e).splitlines()[0])
   finally:
     jax.config.update("jax_enable_compilation_cache", cache)
-  seconds = time.perf_counter() - t0
+  seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
   mem = compiled.memory_analysis()
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else (cost or {})
@@ -390,7 +394,7 @@ def _compile(name: str, fn: Callable, args: Sequence[Any], batch: int, keep_hlo:
       output_bytes=int(mem.output_size_in_bytes), alias_bytes=int(mem.alias_size_in_bytes),
       temp_bytes=int(mem.temp_size_in_bytes), code_bytes=int(mem.generated_code_size_in_bytes),
       flops=float(cost.get("flops", 0.0)), bytes_accessed=float(cost.get("bytes accessed", 0.0)),
-      compile_s=seconds, hlo=compiled.as_text() if keep_hlo else "",
+      compile_s=seconds, compile_cpu_s=cpu_seconds, hlo=compiled.as_text() if keep_hlo else "",
       lowered=lowered.as_text() if keep_hlo else "")
 
 
@@ -428,7 +432,8 @@ class _Builder:
 
       self.model = vq_train.create_model(cfg, spec.event_shape, spec.num_levels)
       # The stage-1 state is the VQ-VAE's own (its codebook statistics beside TrainState's fields).
-      self.state = vq_train._from_dict(vq_train._abstract_state(self.model, self.tx, mesh))  # pylint: disable=protected-access
+      abstract = vq_train._abstract_state(self.model, self.tx, mesh)  # pylint: disable=protected-access
+      self.state = vq_train._from_dict(abstract)  # pylint: disable=protected-access
     else:
       config_lib.validate(cfg)
       self.model = loop.create_model(cfg, spec.event_shape, spec.num_levels)

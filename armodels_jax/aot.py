@@ -438,7 +438,6 @@ class _Builder:
       config_lib.validate(cfg)
       self.model = loop.create_model(cfg, spec.event_shape, spec.num_levels)
       self.tbptt = bool(t.tbptt)
-      self.carry_batch = int(t.batch_size) if self.tbptt else 0
 
   def train(self, batch: int) -> tuple[Callable, list]:
     rep, bsh = shd.replicated(self.mesh), shd.batch_sharding(self.mesh)

@@ -142,3 +142,10 @@ def test_bad_arguments_raise_value_error():
     aot.compile_config(_made(), "v5e:2x2", what="everything")
   with pytest.raises(ValueError, match=r"expected dtype 'float32' or 'bfloat16', got 'float16'"):
     aot.compile_config(_made(), "v5e:2x2", dtype="float16")
+
+
+def test_compile_takes_config_overrides():
+  args = cli._parse(["compile", "--config", "c.py:tiny", "--topology", "v5e:2x2",
+                     "--config.train.batch_size=32", "--config.model.size=small"])
+  assert args.overrides == ["train.batch_size=32", "model.size=small"]
+  assert (args.topology, args.what, args.batch, args.json) == ("v5e:2x2", "all", None, False)

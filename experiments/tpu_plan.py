@@ -128,6 +128,10 @@ def write_report(cells: list[dict]) -> None:
            "|---|---|---|---|---|---|---|---|---|---|---|"]
   for c in cells:
     r = c.get("report")
+    if r is None and "computes in float32 only" in c.get("error", ""):
+      lines.append(f"| {c['row']} | {c['target']} | {c['dtype']} | {c.get('batch', '')} | n/a: the model "
+                   f"computes in float32 only | | | | {c['num_steps']} | | |")
+      continue
     if r is None:
       lines.append(f"| {c['row']} | {c['target']} | {c['dtype']} | {c.get('batch', '')} | error: "
                    f"{c.get('error', '?')[:120]} | | | | {c['num_steps']} | | |")

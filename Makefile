@@ -17,14 +17,16 @@ $(BIN)/python:
 
 # Reinstall only when pyproject.toml is newer than the stamp.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e '.[test]'
+	$(BIN)/python -m pip install -e '.[test,tpu]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/armodels demo
 
+# JAX_PLATFORMS=cpu: with libtpu installed (the tpu extra), JAX would otherwise try a TPU backend in
+# every test process; the compile-only TPU devices of tests/test_aot.py work without it.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=25 tests
+	JAX_PLATFORMS=$${JAX_PLATFORMS:-cpu} $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --durations=25 tests
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache

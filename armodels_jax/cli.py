@@ -214,8 +214,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
   parser = _Parser(prog=PROG, description="Likelihood-based autoregressive models in JAX/Flax.")
-  sub = parser.add_subparsers(dest="command", metavar="{demo,train,eval,sample,score,compress,decompress}",
-                              parser_class=_Parser)
+  sub = parser.add_subparsers(
+      dest="command", metavar="{demo,train,eval,sample,score,compress,decompress,compile}",
+      parser_class=_Parser)
   sub.required = True
 
   p = sub.add_parser("demo", help="train a small PixelCNN on the embedded 8x8 digits, sample, complete")
@@ -311,6 +312,23 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--max-elements", type=int, default=1 << 28,
                  help="refuse files that decode to more elements than this (default 2**28)")
   p.set_defaults(func=_cmd_decompress)
+
+  # armodels compile: all of it in armodels_jax.aot (run_compile_command); this block is only the wiring.
+  p = sub.add_parser("compile", help="compile a config for a TPU slice without TPUs: fits, memory, roofline",
+                     epilog="Any --config.FIELD=VALUE overrides a config field, as for train.")
+  p.add_argument("--config", required=True, help="experiments/configs/<name>.py[:arg]")
+  p.add_argument("--topology", required=True, help="e.g. v5e:2x4, v4:2x2x4, or an accelerator type v4-32")
+  p.add_argument("--batch", type=int, default=None, help="global train batch (default: train.batch_size)")
+  p.add_argument("--dtype", choices=("float32", "bfloat16"), default=None, help="default: model.dtype")
+  p.add_argument("--what", choices=("train", "eval", "sample", "all"), default="all")
+  p.add_argument("--json", action="store_true", help="also print one JSON object as the last line")
+
+  def cmd_compile(a: argparse.Namespace) -> int:
+    from armodels_jax import aot  # pylint: disable=g-import-not-at-top  (libtpu only when compiling)
+    return aot.run_compile_command(a.config, a.topology, batch=a.batch, dtype=a.dtype, what=a.what,
+                                   as_json=a.json, overrides=a.overrides)
+
+  p.set_defaults(func=cmd_compile)
   return parser
 
 
@@ -318,7 +336,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
   parser = build_parser()
   args, unknown = parser.parse_known_args(argv)
   overrides = []
-  if args.command == "train":
+  if args.command in ("train", "compile"):
     for item in unknown:
       if item.startswith("--config.") and "=" in item:
         overrides.append(item[len("--config."):])

@@ -194,6 +194,38 @@ def _flops(compiled) -> float | None:
   return total if found and total > 0 else None
 
 
+def _predicted(compiled) -> dict[str, Any]:
+  """XLA's ahead-of-time figures of the compiled step, the ones `armodels compile` reports for a TPU
+  (armodels_jax.aot): bytes accessed per step and the memory it needs per device (arguments, outputs
+  not aliased to the donated state, temporaries, code). experiments/device_summary.py prints them beside
+  the measured step time and peak memory."""
+  out: dict[str, Any] = {}
+  try:
+    analysis = compiled.cost_analysis()
+    analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
+    if analysis and analysis.get("bytes accessed") is not None:
+      out["bytes_per_step"] = float(analysis["bytes accessed"])
+  except Exception:  # Not implemented on some backends.
+    pass
+  try:
+    m = compiled.memory_analysis()
+    out["predicted_memory_bytes"] = int(m.argument_size_in_bytes + m.output_size_in_bytes
+                                        - m.alias_size_in_bytes + m.temp_size_in_bytes
+                                        + m.generated_code_size_in_bytes)
+  except Exception:  # Not implemented on some backends.
+    pass
+  return out
+
+
+def _peak_memory() -> int | None:
+  """The device's peak bytes in use so far (``memory_stats()``; None where the backend has none)."""
+  try:
+    stats = jax.devices()[0].memory_stats()
+  except Exception:
+    return None
+  return int(stats["peak_bytes_in_use"]) if stats and "peak_bytes_in_use" in stats else None
+
+
 def _has_loop(compiled) -> bool:
   try:
     text = compiled.as_text()
@@ -249,6 +281,7 @@ def bench_case(name: str, case: dict[str, Any], steps: int, warmup: int, seed: i
   flops = _flops(compiled)
   row["flops_per_step"] = flops
   row["has_loop"] = _has_loop(compiled)
+  row.update(_predicted(compiled))
 
   times = []
   metrics = None
@@ -260,6 +293,7 @@ def bench_case(name: str, case: dict[str, Any], steps: int, warmup: int, seed: i
       times.append(time.perf_counter() - start)
   loss = float(metrics["loss"])
   median = statistics.median(times)
+  row["measured_peak_memory_bytes"] = _peak_memory()
   row.update(times_s=times, median_s=median, min_s=min(times), max_s=max(times),
              examples_per_s=case["batch"] / median, final_loss=loss, loss_finite=bool(np.isfinite(loss)))
   if flops is not None:

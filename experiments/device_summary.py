@@ -117,13 +117,28 @@ def compute_dtype(row: dict[str, Any]) -> str:
   return "float32"
 
 
+def _roofline(row: dict[str, Any], peak: dict[str, Any] | None) -> float | None:
+  """The ahead-of-time step time, as `armodels compile` predicts a TPU's (armodels_jax.aot): max of the
+  step's FLOPs over the chip's peak (of its compute dtype) and its bytes over the HBM bandwidth."""
+  if peak is None:
+    return None
+  flops_peak = peak.get("bfloat16" if row["compute_dtype"] == "bfloat16" else "tf32") or peak.get("bfloat16")
+  bounds = []
+  if row.get("flops_per_step") and flops_peak:
+    bounds.append(row["flops_per_step"] / flops_peak)
+  if row.get("bytes_per_step") and peak.get("hbm_bytes_per_s"):
+    bounds.append(row["bytes_per_step"] / peak["hbm_bytes_per_s"])
+  return max(bounds) if bounds else None
+
+
 def train_rows(bench: Any, peak: dict[str, Any] | None) -> list[dict[str, Any]]:
   """bench_train rows with the model FLOP utilisation against the chip's dense peak."""
   rows = []
   for r in (bench or {}).get("results", []):
     row = {k: r.get(k) for k in ("case", "model", "size", "event_shape", "batch", "params", "compile_s",
                                  "median_s", "examples_per_s", "flops_per_step", "has_loop",
-                                 "final_loss", "error")}
+                                 "final_loss", "error", "bytes_per_step", "predicted_memory_bytes",
+                                 "measured_peak_memory_bytes")}
     row["compute_dtype"] = dtype = compute_dtype(r)
     flops, median = r.get("flops_per_step"), r.get("median_s")
     row["tflops_per_s"] = flops / median / 1e12 if flops and median else None
@@ -133,6 +148,7 @@ def train_rows(bench: Any, peak: dict[str, Any] | None) -> list[dict[str, Any]]:
         if peak.get(key):
           row[f"mfu_vs_{key}_peak"] = row["tflops_per_s"] * 1e12 / peak[key]
       row["mfu"] = row.get(f"mfu_vs_{keys[0]}_peak")
+    row["predicted_step_s"] = _roofline(row, peak)
     rows.append(row)
   return rows
 
@@ -199,6 +215,10 @@ def table(result: dict[str, Any]) -> str:
       continue
     lines.append(f"train {r['case']} ({r['compute_dtype']}, batch {r['batch']}): {_fmt(r['median_s'], '.4f')} s/step, "
                  f"{_fmt(r['tflops_per_s'])} TFLOP/s, MFU {_fmt(r.get('mfu'), '.1%')}")
+    gib = lambda b: None if b is None else b / 2 ** 30  # noqa: E731
+    lines.append(f"  AOT prediction beside measured: step {_fmt(r.get('predicted_step_s'), '.4f')} s (roofline) "
+                 f"vs {_fmt(r['median_s'], '.4f')} s; memory {_fmt(gib(r.get('predicted_memory_bytes')), '.2f')} "
+                 f"GiB (XLA) vs {_fmt(gib(r.get('measured_peak_memory_bytes')), '.2f')} GiB (peak in use)")
   for r in result["sampling"]:
     lines.append(f"sampling {r['model']} {r.get('size')} {tuple(r.get('event_shape', ()))} batch {r.get('batch')}: "
                  f"cached {_fmt(r.get('cached_s_per_batch'))} s, naive {_fmt(r.get('naive_s_per_batch'))} s, "

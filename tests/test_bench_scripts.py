@@ -32,3 +32,4 @@ def test_bench_train_tiny_writes_positive_times(tmp_path):
     assert row["loss_finite"]
     flops = row["flops_per_step"]
     assert flops is None or flops > 0
+    assert row["predicted_memory_bytes"] > 0  # XLA's figure, printed beside the measured by device_check

@@ -107,7 +107,8 @@ def test_summary_computes_utilisation_speedups_and_real_time(tmp_path):
       '</testsuite></testsuites>')
   (tmp_path / "train.json").write_text(json.dumps({"results": [
       {"case": "pixelcnn_pp_paper_bf16", "model": "pixelcnn_pp", "batch": 16, "median_s": 2.0,
-       "flops_per_step": 1.0e15, "overrides": {"dtype": "bfloat16"}},
+       "flops_per_step": 1.0e15, "overrides": {"dtype": "bfloat16"}, "bytes_per_step": 9.6e12,
+       "predicted_memory_bytes": 3 * 2 ** 30, "measured_peak_memory_bytes": 4 * 2 ** 30},
       {"case": "pixelcnn_pp_paper", "model": "pixelcnn_pp", "batch": 16, "median_s": 4.0,
        "flops_per_step": 1.0e15, "overrides": {}}]}))
   (tmp_path / "sampling.log").write_text(
@@ -128,6 +129,10 @@ def test_summary_computes_utilisation_speedups_and_real_time(tmp_path):
   assert bf16["compute_dtype"] == "bfloat16" and bf16["tflops_per_s"] == pytest.approx(500.0)
   assert bf16["mfu"] == pytest.approx(500e12 / 989e12)
   assert f32["compute_dtype"] == "float32" and f32["mfu"] == pytest.approx(250e12 / 494e12)
+  # The AOT roofline beside the measured step: bytes bound (9.6e12 B / 4.8e12 B/s) over FLOPs (1e15 / 989e12).
+  assert bf16["predicted_step_s"] == pytest.approx(2.0)
+  assert f32["predicted_step_s"] == pytest.approx(1.0e15 / 494e12)
+  assert bf16["predicted_memory_bytes"] == 3 * 2 ** 30
   (pp,) = result["sampling"]
   assert pp["speedup_over_ramachandran"] == pytest.approx(0.5)
   (wave,) = result["audio"]

@@ -13,7 +13,10 @@ it is computed (up to float32 rounding); the way is chosen for speed:
   computes the kernel gradient as one product per tap (``view^T @ dy``). Taps that a mask zeroes
   entirely are skipped, so a PixelCNN mask-B 3x3 kernel costs 5 taps, not 9, and a 7x7 mask-A
   kernel 24, not 49.
-* ``"auto"`` (the default): ``"matmul"`` when the default backend is the CPU, else ``"xla"``.
+* ``"auto"`` (the default): ``"matmul"`` when the program is compiled for a CPU, else ``"xla"``. The
+  platform is ``jax.default_backend()``, unless :func:`compiling_for` names another one: a program
+  compiled ahead of time for TPU chips on a CPU host (``armodels_jax.aot``) must hold the TPU's
+  convolutions, not the host's matrix-product rewrite.
 
 :func:`set_default_method` changes what ``"auto"`` means for the process (for benchmarks, or to force
 one way on a given machine).
@@ -24,18 +27,20 @@ kernel, s stride, T taps kept.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from typing import Optional
+from typing import Iterator, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["conv2d", "set_default_method", "default_method", "METHODS"]
+__all__ = ["conv2d", "set_default_method", "default_method", "compiling_for", "METHODS"]
 
 METHODS = ("auto", "xla", "matmul")
 _DIMS = ("NHWC", "HWIO", "NHWC")
 _default = "auto"
+_target_platform: Optional[str] = None  # Set by `compiling_for`; None: jax.default_backend().
 # Up to this many input values per output (taps x channels), one concatenated product (im2col) beats
 # an XLA convolution (measured on the 2-core CPU: PixelCNN first layers, PixelCNN++ small).
 _IM2COL_MAX = 64
@@ -56,7 +61,33 @@ def default_method() -> str:
   """The method ``"auto"`` resolves to now (``"xla"`` or ``"matmul"``)."""
   if _default != "auto":
     return _default
-  return "matmul" if jax.default_backend() == "cpu" else "xla"
+  platform = _target_platform or jax.default_backend()
+  return "matmul" if platform == "cpu" else "xla"
+
+
+@contextlib.contextmanager
+def compiling_for(platform: str) -> Iterator[None]:
+  """Within the block, ``"auto"`` resolves for programs compiled for `platform` (``"cpu"``, ``"tpu"``,
+  ``"gpu"``...) instead of for ``jax.default_backend()``.
+
+  The method is read while a function is traced, and JAX reuses traces across calls, so entering and
+  leaving the block clears JAX's caches whenever it changes the method: no trace made for one
+  platform is reused for the other.
+  """
+  global _target_platform
+  if not isinstance(platform, str) or not platform:
+    raise ValueError(f"expected a platform name such as 'tpu', got {platform!r}")
+  before, previous = default_method(), _target_platform
+  _target_platform = platform.lower()
+  changed = default_method() != before
+  if changed:
+    jax.clear_caches()
+  try:
+    yield
+  finally:
+    _target_platform = previous
+    if changed:
+      jax.clear_caches()
 
 
 def _kept_taps(mask: Optional[np.ndarray], kh: int, kw: int) -> list[tuple[int, int, bool]]:

@@ -1,37 +1,15 @@
-"""The ``armodels`` command line: argument parsing and printing over ``armodels_jax.workflows``.
+"""The ``armodels`` command line: argument parsing and printing, nothing else.
 
-Every subcommand calls a public function that a notebook can call directly (``armodels_jax.workflows``
-unless named otherwise):
+Every subcommand (``armodels --help`` lists them: demo, train, eval, sample, score, compress,
+decompress, compile) checks its flags, calls one public function that a notebook can call as well
+(``armodels_jax.workflows``: train_workdir, eval_workdir, sample_workdir, score_workdir,
+compress_workdir, decompress_workdir; ``demo.run_demo``; ``aot.run_compile_command``) and prints.
 
-  armodels demo   [--workdir DIR] [--steps N] [--out DIR]   -> armodels_jax.demo.run_demo
-  armodels train  --config experiments/configs/X.py[:arg] --workdir DIR [--config.field=value ...]
-                  [--distributed | --coordinator HOST:PORT --num-processes N --process-id I]
-                                                           -> train_workdir
-  armodels eval   --workdir DIR [--npz FILE --key KEY] [--split valid|test] [--batch-size N] [--json]
-                                                           -> eval_workdir, eval_vqvae_workdir
-  armodels sample --workdir DIR --num 16 --out samples.png [--method cached|naive] [--seed S]
-                  [--temperature T] [--length N] [--prime TEXT] [--label K] [--digit D]
-                  [--features-from WAV]                    -> sample_workdir, save_samples
-                  (audio models write --out x.wav, one WAV per sample; text models print the text)
-  armodels score  --workdir DIR --npz FILE [--key KEY] --method nll|bpd|complexity|likelihood_ratio
-                  [--reference DIR] [--compressor png|zlib|context] --out scores.npy
-                                                           -> score_workdir
-  armodels compress   --workdir DIR (--npz FILE [--key K] | --text FILE | --wav FILE) --out X.arm
-                      [--batch-size N] [--json]            -> compress_workdir
-  armodels decompress --workdir DIR --in X.arm --out Y.npz (Y.txt text, Y.wav audio)
-                      [--max-elements N]
-  armodels compress --workdir DIR --images IN_DIR --out X.arm; decompress ... --images OUT_DIR
-                                                           -> armodels_jax.image_folder (PNGs, names kept)
-                                                           -> decompress_workdir
-
-User errors (a missing file or checkpoint, an array of the wrong size, a bad option, a workdir in use
-by another trainer) print one line to stderr and exit with status 2; a training run that diverged prints
-one line naming the step and the kept checkpoint and exits with status 3. Set ``ARMODELS_DEBUG=1`` to
-get the full traceback instead.
-
-Adding a subcommand: a public function in the module that owns the workflow; here, a ``_cmd_<name>(args)``
-that checks the flags, calls it and prints (a few lines), and one block in `build_parser` that adds the
-parser and ``set_defaults(func=_cmd_<name>)``.
+User errors (a missing file or checkpoint, an array of the wrong size, a bad option, a compressed file
+over the limits, a workdir in use by another trainer) print one line to stderr and exit with status 2; a
+training run that diverged prints one line naming the step and the kept checkpoint and exits with
+status 3. Set ``ARMODELS_DEBUG=1`` to get the full traceback instead. Adding a subcommand:
+docs/design.md, section 4.
 """
 
 from __future__ import annotations
@@ -67,9 +45,7 @@ def _positive(flag: str, value) -> None:
     raise CLIError(f"{flag} must be >= 1, got {value}")
 
 
-# --------------------------------------------------------------------------------------------------
 # Subcommands: each checks its flags, calls one workflow, prints, and returns an exit status.
-# --------------------------------------------------------------------------------------------------
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -166,21 +142,20 @@ def _cmd_score(args: argparse.Namespace) -> int:
   return 0
 
 
+def _cmd_compile(a: argparse.Namespace) -> int:
+  from armodels_jax import aot  # pylint: disable=g-import-not-at-top  (libtpu only when compiling)
+  return aot.run_compile_command(a.config, a.topology, batch=a.batch, dtype=a.dtype, what=a.what,
+                                 as_json=a.json, overrides=a.overrides)
+
+
 def _cmd_compress(args: argparse.Namespace) -> int:
-  if args.images is not None:  # A folder of PNGs, names kept: armodels_jax.image_folder.
-    if args.npz or args.text or args.wav:
-      raise CLIError("--images takes no --npz, --text or --wav")
-    _positive("--batch-size", args.batch_size)
-    from armodels_jax import image_folder  # pylint: disable=g-import-not-at-top
-    m = image_folder.compress_workdir_images(args.workdir, args.images, args.out, batch_size=args.batch_size)
-    print(f"wrote {args.out}: {m['bytes']} bytes for {m['n']} images, {m['bits_per_dim']:.4f} bits/dim")
-    return 0
   if args.key is not None and args.npz is None:
     raise CLIError("--key needs --npz")
   _positive("--batch-size", args.batch_size)
   m = compress_workdir(args.workdir, args.out, npz=args.npz, key=args.key, text=args.text, wav=args.wav,
-                       batch_size=args.batch_size)
-  print(f"wrote {args.out}: {m['bytes']} bytes for n = {m['n']} examples, {m['bits_per_dim']:.4f} bits/dim")
+                       images=args.images, batch_size=args.batch_size)
+  what = "images" if args.images is not None else "examples"
+  print(f"wrote {args.out}: {m['bytes']} bytes for n = {m['n']} {what}, {m['bits_per_dim']:.4f} bits/dim")
   if args.json:
     print(json.dumps(m))
   return 0
@@ -189,10 +164,9 @@ def _cmd_compress(args: argparse.Namespace) -> int:
 def _cmd_decompress(args: argparse.Namespace) -> int:
   if (args.images is None) == (args.out is None):
     raise CLIError("give exactly one of --out and --images")
-  if args.images is not None:  # The PNGs under their original names: armodels_jax.image_folder.
-    from armodels_jax import image_folder  # pylint: disable=g-import-not-at-top
-    paths = image_folder.decompress_workdir_images(args.workdir, args.input, args.images,
-                                                   max_elements=args.max_elements)
+  if args.images is not None:  # The PNGs under their original names.
+    paths = workflows.decompress_images_workdir(args.workdir, args.input, args.images,
+                                                max_elements=args.max_elements)
     print(f"wrote {len(paths)} images to {args.images}")
     return 0
   x = decompress_workdir(args.workdir, args.input, args.out, max_elements=args.max_elements)
@@ -200,9 +174,7 @@ def _cmd_decompress(args: argparse.Namespace) -> int:
   return 0
 
 
-# --------------------------------------------------------------------------------------------------
 # Parser and entry point.
-# --------------------------------------------------------------------------------------------------
 
 
 class _Parser(argparse.ArgumentParser):
@@ -212,11 +184,16 @@ class _Parser(argparse.ArgumentParser):
     self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _npz_args(p: argparse.ArgumentParser, required: bool) -> None:
+  p.add_argument("--npz", required=required,
+                 help="an .npz file; any array whose per-example size equals the event size")
+  p.add_argument("--key", default=None, help="the array's key in --npz (default: its only array)")
+
+
 def build_parser() -> argparse.ArgumentParser:
   parser = _Parser(prog=PROG, description="Likelihood-based autoregressive models in JAX/Flax.")
-  sub = parser.add_subparsers(
-      dest="command", metavar="{demo,train,eval,sample,score,compress,decompress,compile}",
-      parser_class=_Parser)
+  sub = parser.add_subparsers(dest="command", parser_class=_Parser,
+                              metavar="{demo,train,eval,sample,score,compress,decompress,compile}")
   sub.required = True
 
   p = sub.add_parser("demo", help="train a small PixelCNN on the embedded 8x8 digits, sample, complete")
@@ -242,9 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
 
   p = sub.add_parser("eval", help="exact NLL of a checkpoint on a dataset split or an npz array")
   p.add_argument("--workdir", required=True)
-  p.add_argument("--npz", default=None,
-                 help="an .npz file; any array whose per-example size equals the event size")
-  p.add_argument("--key", default=None, help="the array's key in --npz (default: its only array)")
+  _npz_args(p, required=False)
   p.add_argument("--split", choices=("valid", "test"), default="test",
                  help="split of the configured dataset, without --npz (default: test)")
   p.add_argument("--batch-size", type=int, default=None)
@@ -264,25 +239,19 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--length", type=int, default=None,
                  help="sequence models: samples of this length (default: the training window)")
   p.add_argument("--prime", default=None, help="text models: continue this text")
-  p.add_argument("--label", type=int, default=None,
-                 help="class-conditional models: the class (e.g. the speaker)")
-  p.add_argument("--digit", type=int, default=None,
-                 help="WaveNet with a digit track: the spoken digit")
+  p.add_argument("--label", type=int, default=None, help="class-conditional models: the class (the speaker)")
+  p.add_argument("--digit", type=int, default=None, help="WaveNet with a digit track: the spoken digit")
   p.add_argument("--features-from", default=None,
                  help="log-mel-conditioned WaveNet: resynthesise this WAV file's log-mel frames")
   p.set_defaults(func=_cmd_sample)
 
   p = sub.add_parser("score", help="anomaly scores of an npz array (higher = more anomalous)")
   p.add_argument("--workdir", required=True, help="a training workdir or a pretrained/<name>/ folder")
-  p.add_argument("--npz", required=True,
-                 help="an .npz file; any array whose per-example size equals the event size")
-  p.add_argument("--key", default=None, help="the array's key in --npz (default: its only array)")
-  p.add_argument("--method", default="nll",
-                 choices=("nll", "bpd", "complexity", "likelihood_ratio"),
+  _npz_args(p, required=True)
+  p.add_argument("--method", default="nll", choices=("nll", "bpd", "complexity", "likelihood_ratio"),
                  help="nll (nats), bpd, complexity (NLL bits minus PNG/zlib bits, Serra et al. 2020), "
                       "likelihood_ratio (needs --reference; Ren et al. 2019)")
-  p.add_argument("--reference", default=None,
-                 help="likelihood_ratio: the workdir of the background model")
+  p.add_argument("--reference", default=None, help="likelihood_ratio: the workdir of the background model")
   p.add_argument("--compressor", default=None, choices=("png", "zlib", "context"),
                  help="complexity: the code of L(x) (default png for images, zlib otherwise; context: "
                       "an adaptive context-model code)")
@@ -291,9 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
   p.set_defaults(func=_cmd_score)
   p = sub.add_parser("compress", help="losslessly compress data with a checkpoint's exact conditionals")
   p.add_argument("--workdir", required=True, help="a training workdir or a pretrained/<name>/ folder")
-  p.add_argument("--npz", default=None,
-                 help="an .npz file; any array whose per-example size equals the event size")
-  p.add_argument("--key", default=None, help="the array's key in --npz (default: its only array)")
+  _npz_args(p, required=False)
   p.add_argument("--text", default=None, help="text models: a UTF-8 file, coded as one stream")
   p.add_argument("--wav", default=None, help="audio models: a WAV file, one recording")
   p.add_argument("--images", default=None, help="image models: a folder of PNGs, names kept")
@@ -313,7 +280,6 @@ def build_parser() -> argparse.ArgumentParser:
                  help="refuse files that decode to more elements than this (default 2**28)")
   p.set_defaults(func=_cmd_decompress)
 
-  # armodels compile: all of it in armodels_jax.aot (run_compile_command); this block is only the wiring.
   p = sub.add_parser("compile", help="compile a config for a TPU slice without TPUs: fits, memory, roofline",
                      epilog="Any --config.FIELD=VALUE overrides a config field, as for train.")
   p.add_argument("--config", required=True, help="experiments/configs/<name>.py[:arg]")
@@ -322,13 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--dtype", choices=("float32", "bfloat16"), default=None, help="default: model.dtype")
   p.add_argument("--what", choices=("train", "eval", "sample", "all"), default="all")
   p.add_argument("--json", action="store_true", help="also print one JSON object as the last line")
-
-  def cmd_compile(a: argparse.Namespace) -> int:
-    from armodels_jax import aot  # pylint: disable=g-import-not-at-top  (libtpu only when compiling)
-    return aot.run_compile_command(a.config, a.topology, batch=a.batch, dtype=a.dtype, what=a.what,
-                                   as_json=a.json, overrides=a.overrides)
-
-  p.set_defaults(func=cmd_compile)
+  p.set_defaults(func=_cmd_compile)
   return parser
 
 

@@ -310,15 +310,22 @@ def _sequence_input(model, info: dict, text: str | None, wav: str | None):
 
 
 def compress_workdir(workdir: str, out: str, *, npz: str | None = None, key: str | None = None,
-                     text: str | None = None, wav: str | None = None,
+                     text: str | None = None, wav: str | None = None, images: str | None = None,
                      batch_size: int = 256) -> dict:
   """Compresses an npz array (any per-example size equal to the event size), a text file (one
-  stream, text models) or a WAV file (one recording, unconditioned audio models) with the checkpoint
-  in `workdir` (a training workdir or a shipped `pretrained/<name>/`); writes `out`.
+  stream, text models), a WAV file (one recording, unconditioned audio models) or a folder of PNGs
+  (``images``, their names kept: :mod:`armodels_jax.image_folder`) with the checkpoint in `workdir` (a
+  training workdir or a shipped `pretrained/<name>/`); writes `out`.
 
   Returns:
     {'bytes': file size, 'n': examples, 'bits_per_dim': 8 * bytes / (n * D)}.
   """
+  if images is not None:
+    if npz is not None or text is not None or wav is not None:
+      raise UsageError("--images takes no --npz, --text or --wav")
+    from armodels_jax import image_folder  # pylint: disable=g-import-not-at-top
+
+    return image_folder.compress_workdir_images(workdir, images, out, batch_size=batch_size)
   sources = [s for s in (npz, text, wav) if s is not None]
   if len(sources) != 1:
     raise UsageError(f"give exactly one of --npz, --text, --wav, got {len(sources)}")
@@ -341,6 +348,15 @@ def compress_workdir(workdir: str, out: str, *, npz: str | None = None, key: str
   with open(out, "wb") as f:
     f.write(blob)
   return {"bytes": len(blob), "n": int(x.shape[0]), "bits_per_dim": 8 * len(blob) / x.size}
+
+
+def decompress_images_workdir(workdir: str, path_in: str, folder: str, *,
+                              max_elements: int = 1 << 28) -> list[str]:
+  """Inverts ``compress_workdir(..., images=...)``: the PNGs under their original names in `folder`
+  (never overwriting a file); returns their paths. Limits as for :func:`decompress_workdir`."""
+  from armodels_jax import image_folder  # pylint: disable=g-import-not-at-top
+
+  return image_folder.decompress_workdir_images(workdir, path_in, folder, max_elements=max_elements)
 
 
 def decompress_workdir(workdir: str, path_in: str, out: str, *, max_elements: int = 1 << 28):

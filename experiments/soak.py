@@ -367,6 +367,19 @@ class Soak:
     it is resumed (SIGCONT) once the second has logged a step or exited, both run for a moment, and
     then both are killed (the fault ends as a kill -9).
     """
+    # The first must hold the workdir before it is paused: a relaunch that has not reached its lock yet
+    # (still importing, or its step rows not yet distinguishable from the killed run's) would let the
+    # second take the lock legitimately, and the outcome would not test the lock.
+    lock_path = os.path.join(self.workdir, "lock.json")
+
+    def first_holds_lock() -> bool:
+      try:
+        with open(lock_path) as f:
+          return int(json.load(f).get("pid", -1)) == first.proc.pid
+      except (OSError, ValueError):
+        return False
+
+    holds = self.wait_for(first, first_holds_lock, self.args.timeout)
     first.kill(signal.SIGSTOP)
     second = self.launch()
     logged: list[int] = []
@@ -392,7 +405,7 @@ class Soak:
     second.kill()
     second.wait(30)
     out = {"second_trainer": result, "second_exit_status": code, "second_message": line,
-           "second_first_step": (logged[0] if logged else None)}
+           "second_first_step": (logged[0] if logged else None), "first_held_lock": holds}
     first.kill()
     return out
 

@@ -30,7 +30,7 @@ LAYERS = [
     # 4. Training: the one trainer and its tasks.
     ["training", "vqvae.train", "vqvae.pipeline"],
     # 5. Entry points: shipped checkpoints, the demo, the command line, the packages' re-exports.
-    ["pretrained", "demo", "cli", "vqvae", ""],
+    ["pretrained", "demo", "workflows", "image_folder", "aot", "cli", "vqvae", ""],
 ]
 
 

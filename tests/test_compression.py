@@ -119,14 +119,15 @@ def test_damaged_file_is_rejected(coded, where):
   if where == "payload":
     damaged[-3] ^= 0x10
   elif where == "count":
-    damaged[len("ARM") + 3 + len("pixelcnn") + 12 + 1] ^= 0x07  # count 5 -> 2: fails the data CRC
+    # count 5 -> 2: below the chunk of 3, so the header's limits refuse it before any decoding.
+    damaged[len("ARM") + 3 + len("pixelcnn") + 12 + 1] ^= 0x07
   elif where == "magic":
     damaged[0] ^= 0xFF
   else:
     damaged = damaged[:-4]
   with pytest.raises(ValueError, match={  # the check that rejects each damage
       "payload": "CRC-32 does not match the header's", "truncated": "CRC-32 does not match the header's",
-      "count": "the decoded data fail the file's checksum",
+      "count": "header is damaged or crafted: chunk size 3 exceeds its count of 2 examples",
       "magic": r"expected an armodels compressed file \(starting b'ARM'\), got one starting b'\\xbeRM'",
   }[where]):
     compression.decompress(model, variables, bytes(damaged))

@@ -372,21 +372,28 @@ class Soak:
     # second take the lock legitimately, and the outcome would not test the lock.
     lock_path = os.path.join(self.workdir, "lock.json")
 
-    def first_holds_lock() -> bool:
+    def lock_pid() -> int:
       try:
         with open(lock_path) as f:
-          return int(json.load(f).get("pid", -1)) == first.proc.pid
-      except (OSError, ValueError):
-        return False
+          return int(json.load(f).get("pid", -1))
+      except (OSError, ValueError, AttributeError):
+        return -1
+
+    def first_holds_lock() -> bool:
+      return lock_pid() == first.proc.pid
 
     holds = self.wait_for(first, first_holds_lock, self.args.timeout)
     first.kill(signal.SIGSTOP)
     second = self.launch()
     logged: list[int] = []
 
+    took_lock = []  # Whether the second ever held the workdir's lock (its pid in lock.json).
+
     def second_started() -> bool:
-      logged.extend(int(r["step"]) for r in self.poll_rows())  # the first is paused: these are the second's
-      return bool(logged) or not second.alive()
+      logged.extend(int(r["step"]) for r in self.poll_rows())  # rows while the first is paused
+      if lock_pid() == second.proc.pid:
+        took_lock.append(True)
+      return bool(took_lock) or not second.alive()
 
     self.wait_for(second, second_started, self.args.timeout)
     first.kill(signal.SIGCONT)
@@ -394,18 +401,24 @@ class Soak:
       until = self.reached + self.args.checkpoint_every
       self.wait_for(first, lambda: bool(self.poll_rows() or True) and self.reached >= until
                     or not second.alive(), 30)
+    if second.alive() and not took_lock:  # still starting up: wait until it takes the lock or exits
+      self.wait_for(second, second_started, self.args.timeout)
     code = second.proc.poll()
     line = second.last_error_line() if code is not None else ""
+    # A metrics row read while the first was paused may be the first's own last write, so the rows
+    # alone do not say the second trained: the second ran beside the first only if it took the lock
+    # (its pid in lock.json) or is still running when the first has trained on.
     if code == 2 and "in use" in line:
       result = "refused"
-    elif code is None or logged:
+    elif code is None or took_lock:
       result = "both ran"
     else:
       result = f"second exited with status {code}"
     second.kill()
     second.wait(30)
     out = {"second_trainer": result, "second_exit_status": code, "second_message": line,
-           "second_first_step": (logged[0] if logged else None), "first_held_lock": holds}
+           "second_first_step": (logged[0] if logged else None), "first_held_lock": holds,
+           "second_took_lock": bool(took_lock)}
     first.kill()
     return out
 

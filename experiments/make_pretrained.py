@@ -200,6 +200,8 @@ def check_record(out: str, valid: np.ndarray | None = None) -> dict:
   record = {"examples": f"the first {CHECK_EXAMPLES} of the validation split", "nll_nats": nll}
   if model.num_levels == 2:
     record["x_bits_b64"] = base64.b64encode(np.packbits(x.reshape(-1).astype(np.uint8))).decode("ascii")
+  elif model.num_levels <= 256:  # one byte per element, row-major
+    record["x_bytes_b64"] = base64.b64encode(x.reshape(-1).astype(np.uint8).tobytes()).decode("ascii")
   else:
     record["x"] = x.reshape(CHECK_EXAMPLES, -1).tolist()
   return record

@@ -77,6 +77,8 @@ def _check_inputs(check: dict, model) -> np.ndarray:
   if "x_bits_b64" in check:
     bits = np.unpackbits(np.frombuffer(base64.b64decode(check["x_bits_b64"]), np.uint8))
     flat = bits[:n * int(np.prod(model.event_shape))]
+  elif "x_bytes_b64" in check:
+    flat = np.frombuffer(base64.b64decode(check["x_bytes_b64"]), np.uint8)
   else:
     flat = np.asarray(check["x"])
   return flat.reshape((n,) + tuple(model.event_shape)).astype(np.int32)

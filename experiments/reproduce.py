@@ -147,14 +147,16 @@ ROWS = (
 
 
 def _portable(path: str, root: str) -> str:
-  """A run's path as the table records it: relative to the repository when inside it, else
-  ``$RUNS/<path relative to --root>`` (the header says what ``$RUNS`` is), so the table reads the same on
-  any machine."""
-  path = os.path.realpath(path)
-  if path.startswith(REPO + os.sep):
-    return os.path.relpath(path, REPO)
-  root = os.path.realpath(root)
-  return "$RUNS/" + (os.path.relpath(path, root) if path.startswith(root + os.sep) else os.path.basename(path))
+  """A run's path as the table records it (``make_pretrained.portable_path``, the rule of the shipped
+  files): relative to the repository when inside it, else ``$RUNS/<path relative to --root>`` (the header
+  says what ``$RUNS`` is), so the table reads the same on any machine."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+
+  spec = importlib.util.spec_from_file_location(  # the sibling script (it imports JAX: only when needed)
+      "make_pretrained", os.path.join(REPO, "experiments", "make_pretrained.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.portable_path(os.path.abspath(path), os.path.realpath(root))
 
 
 def select(spec: str) -> list[Row]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
+import time
 
 TIMEOUT = 300
 # An empty config file: every field comes from the overrides below.
@@ -39,3 +42,23 @@ def env() -> dict[str, str]:
   if flags:
     out["XLA_FLAGS"] = " ".join(flags)
   return out
+
+
+def sigterm_after_steps(cmd: list[str], workdir, steps: int) -> tuple[int, str, str]:
+  """Runs `cmd` (a train command on `workdir`), sends SIGTERM once `steps` train rows are logged, and
+  returns ``(exit status, stdout, stderr)``; the process is killed if anything fails on the way."""
+  from armodels_jax.training import metrics as metrics_lib  # pylint: disable=g-import-not-at-top
+
+  proc = subprocess.Popen(cmd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  try:
+    deadline = time.monotonic() + TIMEOUT
+    while len(metrics_lib.read_metrics(str(workdir), "train")) < steps:
+      assert proc.poll() is None, proc.communicate()[1][-3000:]
+      assert time.monotonic() < deadline, "no training steps logged"
+      time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=TIMEOUT)
+  finally:
+    if proc.poll() is None:
+      proc.kill()
+  return proc.returncode, out, err

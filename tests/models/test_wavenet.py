@@ -111,24 +111,24 @@ def test_global_conditioning_changes_the_distribution():
   assert abs(other - by_label[0]) > 1e-4
 
 
-@pytest.mark.parametrize("overrides", CONFIGS[:5] + [dict(kernel_size=3)])
-def test_cached_equals_full(overrides):
+def _check_cached_equals_full(overrides, batch):
   model, variables = _model(shape=(12,), levels=5, **overrides)
-  x = RNG.integers(0, 5, (3, 12)).astype(np.int32)
-  cond = _cond(model, 3)
+  x = RNG.integers(0, 5, (batch, 12)).astype(np.int32)
+  cond = _cond(model, batch)
   model_checks.check_cached_equals_full(model, variables, x,
                                         None if cond is None else jax.tree.map(jnp.asarray, cond))
+
+
+@pytest.mark.parametrize("overrides", CONFIGS[:5] + [dict(kernel_size=3)])
+def test_cached_equals_full(overrides):
+  _check_cached_equals_full(overrides, 3)
 
 
 @pytest.mark.parametrize("overrides", [dict(), dict(num_classes=2, global_dim=2, **LOCAL),
                                        dict(kernel_size=3, num_layers=5)])
 def test_cached_equals_full_at_batch_1(overrides):
   # At batch 1 the decode step computes in columns (rows above): compare every value.
-  model, variables = _model(shape=(12,), levels=5, **overrides)
-  x = RNG.integers(0, 5, (1, 12)).astype(np.int32)
-  cond = _cond(model, 1)
-  model_checks.check_cached_equals_full(model, variables, x,
-                                        None if cond is None else jax.tree.map(jnp.asarray, cond))
+  _check_cached_equals_full(overrides, 1)
 
 
 def test_decode_builds_the_same_parameters():

@@ -3,9 +3,7 @@ relaunching the same command resumes there and ends exactly where an uninterrupt
 
 from __future__ import annotations
 
-import signal
 import subprocess
-import time
 
 import jax
 import numpy as np
@@ -26,20 +24,8 @@ def _cmd(config, workdir, steps):
 def test_sigterm_saves_and_the_relaunch_resumes_exactly(tmp_path):
   config = cli_runs.write_config(tmp_path)
   run = tmp_path / "preempted"
-  proc = subprocess.Popen(_cmd(config, run, 100_000), env=cli_runs.env(), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
-  try:
-    deadline = time.monotonic() + TIMEOUT
-    while len(metrics_lib.read_metrics(str(run), "train")) < 3:  # a few steps done
-      assert proc.poll() is None, proc.communicate()[1][-3000:]
-      assert time.monotonic() < deadline, "no training steps logged"
-      time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=TIMEOUT)
-  finally:
-    if proc.poll() is None:
-      proc.kill()
-  assert proc.returncode == 0, err[-3000:]
+  returncode, out, err = cli_runs.sigterm_after_steps(_cmd(config, run, 100_000), run, 3)  # a few steps
+  assert returncode == 0, err[-3000:]
   stopped = checkpointing.latest_step(str(run))
   assert stopped is not None and 3 <= stopped < 100_000
   assert "stopped" in out  # the result line marks the run as stopped, not finished

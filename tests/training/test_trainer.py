@@ -7,14 +7,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
-import subprocess
-import time
 
 import pytest
 
 import cli_runs
-from cli_runs import TIMEOUT
 
 from armodels_jax import checkpointing
 from armodels_jax import cli
@@ -78,20 +74,8 @@ def test_vqvae_saves_on_sigterm(tmp_path):
   run = tmp_path / "preempted"
   cmd = cli_runs.train_cmd(config, run, 100_000, "train.checkpoint_every=0", "model.name=vqvae",
                            "train.ema_decay=0.0")
-  proc = subprocess.Popen(cmd, env=cli_runs.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True)
-  try:
-    deadline = time.monotonic() + TIMEOUT
-    while len(metrics_lib.read_metrics(str(run), "train")) < 2:
-      assert proc.poll() is None, proc.communicate()[1][-3000:]
-      assert time.monotonic() < deadline, "no training steps logged"
-      time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=TIMEOUT)
-  finally:
-    if proc.poll() is None:
-      proc.kill()
-  assert proc.returncode == 0, err[-3000:]
+  returncode, out, err = cli_runs.sigterm_after_steps(cmd, run, 2)
+  assert returncode == 0, err[-3000:]
   stopped = checkpointing.latest_step(str(run))
   assert stopped is not None and 2 <= stopped < 100_000
   assert checkpointing.check_step(str(run), stopped, full=True)  # with its files.json

@@ -220,6 +220,19 @@ def train(row: Row, workdir: str, *, tiny: bool, device: str | None, init_from: 
   print("$ " + " ".join(command[1:]), flush=True)
   if subprocess.call(command, cwd=REPO, env=_environment(device)) != 0:
     raise RuntimeError(f"training {row.name} failed (see its output above); rerun to resume")
+  # A run stopped by SIGTERM (preemption) saves, reports ``stopped=True`` and exits 0: its row is not
+  # trained yet, and evaluating or shipping it would report a partial run as the row's result.
+  reached, wanted = trained_steps(workdir)
+  if reached < wanted:
+    raise RuntimeError(f"training {row.name} stopped at step {reached} of {wanted}; rerun to resume")
+
+
+def trained_steps(workdir: str) -> tuple[int, int]:
+  """(latest checkpointed step, the run's ``train.num_steps``) of a workdir the trainer has written."""
+  from armodels_jax import checkpointing  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(workdir, "config.json")) as f:
+    wanted = int(json.load(f)["train"]["num_steps"])
+  return checkpointing.latest_step(workdir) or 0, wanted
 
 
 def evaluate(row: Row, workdir: str, *, tiny: bool, test: tuple[str, str] | None,

@@ -144,6 +144,7 @@ def test_warm_start_copies_the_shipped_checkpoint_once(tmp_path, monkeypatch):
   assert json.loads((pathlib.Path(source) / "manifest.json").read_text()) == {"steps": 2500}
   calls = []
   monkeypatch.setattr(rp.subprocess, "call", lambda command, **_: calls.append(command) or 0)
+  monkeypatch.setattr(rp, "trained_steps", lambda _: (20_000, 20_000))  # the run finished
   rp.train(row, workdir, tiny=False, device=None, init_from=source)
   rp.train(row, workdir, tiny=False, device=None)
   assert f"--config.train.init_from={source}" in calls[0]
@@ -187,3 +188,20 @@ def test_steps_before_follows_the_chain_of_warm_starts(tmp_path):
   (source / "manifest.json").write_text(json.dumps({"steps": 14000, "warm_start": {
       "source_steps": 10000, "source_warm_start": {"source_steps": 1500}}}))
   assert rp.steps_before(str(source)) == 25500
+
+
+def test_a_run_stopped_by_preemption_is_not_evaluated(tmp_path, monkeypatch):
+  """SIGTERM makes `armodels train` save and exit 0 before its last step: reproduce must stop there
+  (rerun to resume), not evaluate and tabulate the partial run."""
+  rp = _module()
+  row = rp.select("pixelcnn_binarized_mnist")[0]
+  workdir = tmp_path / row.name
+
+  def stopped_early(command, **_):
+    workdir.mkdir()
+    (workdir / "config.json").write_text(json.dumps({"train": {"num_steps": 10}}))
+    return 0
+
+  monkeypatch.setattr(rp.subprocess, "call", stopped_early)
+  with pytest.raises(RuntimeError, match="stopped at step 0 of 10; rerun to resume"):
+    rp.train(row, str(workdir), tiny=False, device=None)

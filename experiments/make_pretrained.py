@@ -126,7 +126,7 @@ def main(argv=None) -> int:
   # type, the numbers are those of the stored values.
   pretrained.export(args.workdir, out, step=step, model_overrides=overrides, storage=args.storage)
   try:
-    info = _measure(args, out, cfg, trained_model, trained)
+    info = _measure(args, out, cfg, step, trained_model, trained)
   except BaseException:
     shutil.rmtree(out)
     raise
@@ -144,7 +144,7 @@ def main(argv=None) -> int:
   return 0
 
 
-def _measure(args, out: str, cfg, trained_model, trained: dict) -> dict:
+def _measure(args, out: str, cfg, step: int, trained_model, trained: dict) -> dict:
   """The manifest's record of the checkpoint exported to `out`, measured as it is read back; with a
   smaller storage type, also the float32 parameters on the same images (what the type costs)."""
   model, variables, _ = inference.load(out)

@@ -1,6 +1,9 @@
 """Storage types of shipped parameters (``armodels_jax/param_storage.py``): the stored model is the one
 every reader evaluates, and the file is smaller."""
 
+import base64
+import importlib.util
+import math
 import os
 import shutil
 
@@ -126,3 +129,32 @@ def test_int8_checkpoint_without_its_storage_record_is_refused(shipped, tmp_path
   os.remove(copy / "manifest.json")  # nothing lists the files: the arrays no longer match the model
   with pytest.raises(ValueError, match=r"\['kernel'\] .* is not stored"):
     inference.load(str(copy))
+
+
+def test_make_pretrained_measures_the_stored_model(shipped, tmp_path, monkeypatch):
+  """``make_pretrained.py --storage int8``: the manifest's NLL and check record are the stored model's
+  (as ``arm.pretrained.load`` gives it), and the float32 cost is recorded beside them."""
+  spec = importlib.util.spec_from_file_location(
+      "make_pretrained", os.path.join(REPO, "experiments", "make_pretrained.py"))
+  make_pretrained = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(make_pretrained)
+  monkeypatch.setenv("ARMODELS_PRETRAINED", str(tmp_path))
+  index = pretrained.write_index
+  monkeypatch.setattr(pretrained, "write_index", lambda root=None: index(root, str(tmp_path / "index.json")))
+  run = str(shipped.parent / "run")
+  assert make_pretrained.main(["--workdir", run, "--name", "small", "--config", CONFIG, "--storage", "int8",
+                               "--runs-root", str(shipped.parent)]) == 0
+  info = pretrained.manifest("small")
+  assert info["param_storage"] == "int8"
+  model, variables = pretrained.load("small")
+  check = info["check"]
+  if "x_bits_b64" in check:  # binary data, bit-packed
+    x = np.unpackbits(np.frombuffer(base64.b64decode(check["x_bits_b64"]), np.uint8))
+  else:  # a byte per element
+    x = np.frombuffer(base64.b64decode(check["x_bytes_b64"]), np.uint8)
+  x = x[:len(check["nll_nats"]) * math.prod(model.event_shape)].reshape((-1,) + model.event_shape)
+  np.testing.assert_allclose(-np.asarray(arm.log_prob(model, variables, x.astype(np.int32))),
+                             check["nll_nats"], rtol=1e-6)
+  first = info["valid_first500_nll_nats"] if "valid_first500_nll_nats" in info else info["test_first500_nll_nats"]
+  reference = info.get("valid_first500_nll_nats_float32", info.get("test_first500_nll_nats_float32"))
+  assert info["param_storage_cost_nats"] == pytest.approx(first - reference, abs=1e-9)

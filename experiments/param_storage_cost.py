@@ -11,8 +11,8 @@ storage=...)``, read back by ``inference.load`` as every reader reads them) are 
 weights, and from it the widest MADE of one and of two equal hidden layers (784 inputs, direct
 connections, 32 masks) whose checkpoint stays under the 20 MiB cap of ``tests/test_pretrained.py``:
 ``estimated`` (a wider model's trained weights compress as the measured ones do) and ``uncompressed``
-(the type's bytes per weight, a bound whatever the weights); ``--check-width`` stores a freshly
-initialised model of the int8 bound's width and reports its bytes.
+(the type's bytes per weight, a bound whatever the weights); ``--check-width`` stores Gaussian
+weights of the int8 bound's width and reports their bytes.
 
 Germain et al. 2015 (MADE), Table 6, for the rows; the authors' released MNIST command trains 8,000
 hidden units.
@@ -122,11 +122,15 @@ def main(argv=None) -> int:
         row["types"][kind][f"widest_{layers}h_under_cap_uncompressed"] = widest(RAW_BYTES[kind], fixed, layers)
       if args.check_width:
         width = row["types"]["int8"][f"widest_{layers}h_under_cap_uncompressed"]
+        # Gaussian weights of the wider model's shapes (eval_shape: no model, masks or init materialised).
         wide = model.clone(hidden_sizes=(width,) * layers)
-        params = wide.export_params(api.init(wide, jax.random.PRNGKey(0))["params"])
+        shapes = jax.eval_shape(lambda m=wide: api.init(m, jax.random.PRNGKey(0)))["params"]
+        rng = np.random.default_rng(0)
+        params = jax.tree.map(lambda s: (rng.normal(size=s.shape) / math.sqrt(s.shape[0])).astype(np.float32),
+                              shapes)
         path = os.path.join(tmp, f"{name}_width{width}")
         checkpointing.save_params(path, param_storage.encode(params, "int8"))
-        row["check_width"] = {"hidden_sizes": [width] * layers, "int8_params_bytes_random_init": folder_bytes(path),
+        row["check_width"] = {"hidden_sizes": [width] * layers, "int8_params_bytes_gaussian_weights": folder_bytes(path),
                               "with_the_rest_of_the_checkpoint": folder_bytes(path) + fixed - 64 * 1024}
         print(name, json.dumps(row["check_width"]), flush=True)
       results["rows"].append(row)

@@ -48,6 +48,11 @@ Schema (defaults in brackets)::
   train.warmup_steps      [0]
   train.b1, train.b2, train.eps  [0.9, 0.999, 1e-8]  Adam moments
   train.weight_decay      [0.0]    decoupled weight decay (adamw only)
+  train.l2                [0.0]    L2 penalty on the weights (the parameters of two or more dimensions;
+                                   biases and scales are left free): ``l2 * w`` is added to their
+                                   gradient before clipping and the optimizer, so training minimises
+                                   ``loss + l2 / 2 * |w|^2`` (a Gaussian prior on the weights; coupled,
+                                   unlike ``weight_decay``, whose pull Adam does not normalise)
   train.grad_clip_norm    [0.0]    clip by global norm when > 0
   train.ema_decay         [0.0]    Polyak averaging of the parameters when > 0 (used for eval and samples)
   train.perturb_rate      [0.0]    background model of a likelihood ratio (Ren et al. 2019): each training
@@ -145,6 +150,7 @@ def default_config() -> ml_collections.ConfigDict:
   t.b2 = 0.999
   t.eps = 1e-8
   t.weight_decay = 0.0
+  t.l2 = 0.0
   t.grad_clip_norm = 0.0
   t.ema_decay = 0.0
   t.perturb_rate = 0.0
@@ -221,6 +227,8 @@ def validate(cfg: ml_collections.ConfigDict) -> None:
       raise ValueError(f"train.{field} must be >= 0, got {t[field]!r}")
   if not 0.0 <= float(t.ema_decay) < 1.0:
     raise ValueError(f"train.ema_decay must be in [0, 1), got {t.ema_decay!r}")
+  if not float(t.get("l2", 0.0)) >= 0.0:  # NaN fails too.
+    raise ValueError(f"train.l2 must be >= 0, got {t.l2!r}")
   if not 0.0 <= float(t.perturb_rate) <= 1.0:
     raise ValueError(f"train.perturb_rate must be in [0, 1], got {t.perturb_rate!r}")
 

@@ -42,6 +42,7 @@ from typing import Any
 from armodels_jax import __version__
 from armodels_jax import checkpointing
 from armodels_jax import inference
+from armodels_jax import param_storage
 
 __all__ = ["directory", "names", "manifest", "verify", "load", "export", "index", "write_index",
            "cache_directory", "fetch", "MANIFEST_FILE", "INDEX_FILE", "DEFAULT_BASE_URL"]
@@ -255,7 +256,8 @@ def write_index(root: str | None = None, out: str = INDEX_FILE) -> dict[str, dic
 
 
 def export(workdir: str, out: str, *, step: int | None = None,
-           model_overrides: dict[str, Any] | None = None, **info: Any) -> dict[str, Any]:
+           model_overrides: dict[str, Any] | None = None, storage: str = "float32",
+           **info: Any) -> dict[str, Any]:
   """Writes the evaluation parameters of a training workdir as a shippable exported workdir.
 
   Args:
@@ -264,6 +266,9 @@ def export(workdir: str, out: str, *, step: int | None = None,
     step: the checkpoint to export (default: the latest).
     model_overrides: model options changed in the exported config that leave the parameters as they
       are, e.g. a smaller evaluation ensemble ``{'num_orderings': 16}``; recorded in the manifest.
+    storage: the type the weights are stored in (``param_storage.TYPES``: 'float32', or 'bfloat16' /
+      'int8' for a smaller file); every reader evaluates the stored values (``storage.json`` says how),
+      and the manifest records the type under ``param_storage``.
     **info: JSON-serialisable facts for the manifest (config file, data, steps, valid NLL, ...).
 
   Returns:
@@ -279,10 +284,13 @@ def export(workdir: str, out: str, *, step: int | None = None,
   cfg = workdir_lib.read_config(workdir)
   if model_overrides:
     model = model.clone(**model_overrides)
+  params = model.export_params(variables["params"])  # the same function; unread entries may be zeroed
+  stored = param_storage.encode(params, storage)  # before anything is written: bad values raise here
   os.makedirs(out)
-  # The same function; entries no computation reads may be zeroed so the file compresses.
-  checkpointing.save_params(os.path.join(out, checkpointing.PARAMS_DIR),
-                            model.export_params(variables["params"]))
+  checkpointing.save_params(os.path.join(out, checkpointing.PARAMS_DIR), stored)
+  param_storage.write_type(out, storage)
+  if storage != "float32":
+    info["param_storage"] = storage
   shutil.copyfile(os.path.join(workdir, workdir_lib.MODEL_FILE), os.path.join(out, workdir_lib.MODEL_FILE))
   if model_overrides:
     cfg.setdefault("model", {}).setdefault("overrides", {}).update(

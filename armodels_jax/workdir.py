@@ -40,6 +40,7 @@ from typing import Any, Callable
 import jax
 
 from armodels_jax import checkpointing
+from armodels_jax import param_storage
 
 __all__ = ["CONFIG_FILE", "MODEL_FILE", "MANIFEST_FILE", "LOCK_FILE", "ModelMismatchError",
            "WorkdirLockedError", "WorkdirLock", "lock", "read_file", "read_config", "read_model_info",
@@ -228,9 +229,13 @@ def _load_exported(workdir: str, abstract: Any, full_check: bool, source: str) -
   if listed is not None:
     checkpointing.check_files(workdir, listed["files"], listed.get("sizes"), full=full_check)
   params_dir = os.path.join(workdir, checkpointing.PARAMS_DIR)
+  # Weights stored in a smaller type (storage.json) are read as stored and decoded: the model the
+  # checkpoint's manifest measured.
+  kind = param_storage.read_type(workdir)
+  stored = param_storage.stored_abstract(abstract, kind)
   try:
-    check_stored_shapes(params_dir, abstract, source=source)
-    return checkpointing.restore_params(params_dir, abstract)
+    check_stored_shapes(params_dir, stored, source=source)
+    return param_storage.decode(checkpointing.restore_params(params_dir, stored), abstract, kind)
   except ModelMismatchError:
     raise
   except Exception as e:  # pylint: disable=broad-except  (tensorstore raises bare Exceptions)

@@ -44,6 +44,7 @@ import numpy as np
 from armodels_jax import checkpointing
 from armodels_jax import data
 from armodels_jax import inference
+from armodels_jax import param_storage
 from armodels_jax import pretrained
 from armodels_jax import training
 
@@ -71,6 +72,9 @@ def main(argv=None) -> int:
   parser.add_argument("--best", action="store_true", help="ship the checkpoint with the best valid NLL")
   parser.add_argument("--full-valid", action="store_true", help="also evaluate all validation images")
   parser.add_argument("--force", action="store_true", help="replace an existing pretrained/<name>")
+  parser.add_argument("--storage", choices=param_storage.TYPES, default="float32",
+                      help="the type the weights are stored in (armodels_jax/param_storage.py): bfloat16 "
+                      "or int8 for a smaller file; the manifest's numbers are those of the stored values")
   parser.add_argument("--batch-size", type=int, default=250)
   parser.add_argument("--runs-root", help="the folder that holds the runs (recorded as $RUNS); default: "
                       "the parent of --workdir")
@@ -115,17 +119,43 @@ def main(argv=None) -> int:
     key, _, value = item.partition("=")
     overrides[key] = ast.literal_eval(value)
   step = training.best_step(args.workdir) if args.best else checkpointing.latest_step(os.path.abspath(args.workdir))
-  model, variables, cfg = training.restore(args.workdir, step)
+  trained_model, trained, cfg = training.restore(args.workdir, step)
   if overrides:
-    model = model.clone(**overrides)
+    trained_model = trained_model.clone(**overrides)
+  # Exported first, then measured as every reader reads it (inference.load): with a smaller storage
+  # type, the numbers are those of the stored values.
+  pretrained.export(args.workdir, out, step=step, model_overrides=overrides, storage=args.storage)
+  try:
+    info = _measure(args, out, cfg, step, trained_model, trained)
+  except BaseException:
+    shutil.rmtree(out)
+    raise
+  if warm_start:
+    info["warm_start"] = warm_start
+  result = checkpointing.read_json(os.path.join(out, pretrained.MANIFEST_FILE))
+  result.update(info)
+  checkpointing.write_json(os.path.join(out, pretrained.MANIFEST_FILE), result)
+  result = portable(out, args.runs_root or os.path.dirname(os.path.abspath(args.workdir)))
+  size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out) for f in fs)
+  print(json.dumps({k: v for k, v in result.items() if k != "files"}, indent=2))
+  print(f"wrote {out} ({size / 1e6:.1f} MB)")
+  pretrained.write_index()
+  print(f"updated {pretrained.INDEX_FILE}")
+  return 0
+
+
+def _measure(args, out: str, cfg, step: int, trained_model, trained: dict) -> dict:
+  """The manifest's record of the checkpoint exported to `out`, measured as it is read back; with a
+  smaller storage type, also the float32 parameters on the same images (what the type costs)."""
+  model, variables, _ = inference.load(out)
   ds = data.load(cfg.data.name, **training.data_options(cfg))
   valid = ds.valid if ds.valid is not None else ds.test
   split = "valid" if ds.valid is not None else "test"
   # A stateful model (char-RNN) reads the split as one stream with its state carried, as `armodels eval
   # --batch-size 1` does: the text's likelihood, not that of windows cut from it.
   stream = bool(getattr(model, "stateful", False))
-  evaluate = lambda x: training.evaluate(model, variables, x, batch_size=1 if stream else args.batch_size,  # noqa: E731
-                                         stream=stream)
+  evaluate = lambda x, m=model, v=variables: training.evaluate(  # noqa: E731
+      m, v, x, batch_size=1 if stream else args.batch_size, stream=stream)
   first = evaluate(valid[:FIRST])
   info = {
       "config": os.path.relpath(os.path.abspath(args.config), REPO),
@@ -140,8 +170,11 @@ def main(argv=None) -> int:
   }
   # The learning curve: every validation record of the run, [step, NLL in nats, images evaluated].
   info["valid_curve"] = training.valid_curve(args.workdir)
-  if warm_start:
-    info["warm_start"] = warm_start
+  if args.storage != "float32":  # the float32 parameters the stored ones were converted from
+    full_precision = {"params": trained_model.export_params(trained["params"])}
+    reference = evaluate(valid[:FIRST], trained_model, full_precision)["nll_nats"]
+    info[f"{split}_first{FIRST}_nll_nats_float32"] = reference
+    info["param_storage_cost_nats"] = first["nll_nats"] - reference
   if stream:
     info["evaluation"] = "one stream, the model's state carried from window to window"
   module = training.load_config_module(args.config, os.path.basename(args.config))
@@ -150,17 +183,8 @@ def main(argv=None) -> int:
   if args.full_valid:
     full = evaluate(valid)
     info[f"{split}_nll_nats"], info[f"{split}_n"] = full["nll_nats"], full["n"]
-  result = pretrained.export(args.workdir, out, step=step, model_overrides=overrides, **info)
-  result = checkpointing.read_json(os.path.join(out, pretrained.MANIFEST_FILE))
-  result["check"] = check_record(out, valid)
-  checkpointing.write_json(os.path.join(out, pretrained.MANIFEST_FILE), result)
-  result = portable(out, args.runs_root or os.path.dirname(os.path.abspath(args.workdir)))
-  size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out) for f in fs)
-  print(json.dumps({k: v for k, v in result.items() if k != "files"}, indent=2))
-  print(f"wrote {out} ({size / 1e6:.1f} MB)")
-  pretrained.write_index()
-  print(f"updated {pretrained.INDEX_FILE}")
-  return 0
+  info["check"] = check_record(out, valid)
+  return info
 
 
 def _warm_start(workdir: str) -> dict | None:
@@ -214,7 +238,9 @@ def portable_path(path: str, runs_root: str) -> str:
   if not path or not os.path.isabs(path):
     return path
   path = os.path.realpath(path) if os.path.exists(path) else os.path.normpath(path)  # links resolved
-  for root, prefix in ((REPO, ""), (os.path.join(os.path.dirname(REPO), "shared"), "../shared/")):
+  # The roots with their links resolved too (a checkout whose ../shared is a link to the data).
+  for root, prefix in ((os.path.realpath(REPO), ""),
+                       (os.path.realpath(os.path.join(os.path.dirname(REPO), "shared")), "../shared/")):
     if path == root or path.startswith(root + os.sep):
       return prefix + os.path.relpath(path, root).replace(os.sep, "/")
   runs_root = os.path.normpath(os.path.abspath(runs_root))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax
 import ml_collections
 import optax
 
@@ -36,10 +37,12 @@ def make_schedule(train: ml_collections.ConfigDict) -> optax.Schedule:
 
 
 def make_optimizer(train: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  """Adam or AdamW with the schedule of `make_schedule`, after optional global-norm clipping.
+  """Adam or AdamW with the schedule of `make_schedule`, after optional global-norm clipping, after an
+  optional L2 penalty on the weights (``train.l2``: ``l2 * w`` added to the gradient of every parameter
+  of two or more dimensions, so the biases are not pulled to zero).
 
   Args:
-    train: the ``train`` config group (``optimizer``, ``b1``, ``b2``, ``eps``, ``weight_decay``,
+    train: the ``train`` config group (``optimizer``, ``b1``, ``b2``, ``eps``, ``weight_decay``, ``l2``,
       ``grad_clip_norm`` and the schedule fields).
 
   Returns:
@@ -55,4 +58,8 @@ def make_optimizer(train: ml_collections.ConfigDict) -> optax.GradientTransforma
     raise ValueError(f"train.optimizer must be 'adam' or 'adamw', got {train.optimizer!r}")
   if float(train.grad_clip_norm) > 0:
     opt = optax.chain(optax.clip_by_global_norm(float(train.grad_clip_norm)), opt)
+  l2 = float(train.get("l2", 0.0))  # Configs saved before the option existed lack it.
+  if l2 > 0:
+    weights = lambda params: jax.tree.map(lambda p: p.ndim >= 2, params)  # noqa: E731
+    opt = optax.chain(optax.add_decayed_weights(l2, mask=weights), opt)
   return opt

@@ -114,3 +114,21 @@ def test_optimizer_clips_and_decays():
   # Zero gradient: only the decoupled decay, -lr * wd * w.
   np.testing.assert_allclose(updates["w"], -0.1 * 0.1 * np.ones(3), rtol=1e-6)
   assert math.isclose(float(training.make_schedule(t)(0)), 0.1, rel_tol=1e-6)
+
+
+def test_l2_penalises_weights_not_biases():
+  import jax.numpy as jnp
+  cfg = training.default_config()
+  t = cfg.train
+  t.optimizer, t.learning_rate, t.schedule, t.l2 = "adam", 0.1, "constant", 0.5
+  tx = training.make_optimizer(t)
+  params = {"kernel": jnp.full((2, 3), 2.0), "bias": jnp.full(3, 2.0)}
+  zero = {"kernel": jnp.zeros((2, 3)), "bias": jnp.zeros(3)}
+  updates, _ = tx.update(zero, tx.init(params), params)
+  # Zero loss gradient: the kernel's gradient is l2 * w, which Adam's first step turns into -lr * sign;
+  # the bias has no penalty and does not move.
+  np.testing.assert_allclose(updates["kernel"], -0.1, rtol=1e-5)
+  np.testing.assert_allclose(updates["bias"], 0.0)
+  t.l2 = float("nan")
+  with pytest.raises(ValueError, match="train.l2"):
+    config_lib.validate(cfg)

@@ -9,7 +9,7 @@
     python experiments/bench_compress.py --sets mnist8 --mnist8-count 1000 --no-model   # codecs only
 
 The classical codecs are optional (``pip install -e .[bench]``: imagecodecs, zstandard, brotli, pyppmd;
-``apt-get install jbigkit-bin flac zpaq`` for the JBIG1, FLAC and ZPAQ tools): a missing one prints a row
+``apt-get install jbigkit-bin flac zpaq wavpack`` for the JBIG1, FLAC, ZPAQ and WavPack tools): a missing one prints a row
 ``{"method": ..., "missing": ...}`` and the run goes on.
 
 Data sets (``--data DIR``, default ``../shared/data``):
@@ -58,7 +58,8 @@ The classical codecs, each at its strongest setting, on the same bytes as the mo
   ``-9e``, and the older zlib/gzip and bz2 at level 9;
 * audio: FLAC at its highest setting (``flac -8 -e -p``: exhaustive model and precision search), one
   file per recording (``--no-padding --no-seektable``: without them the tool reserves 8 KiB of padding
-  per file), and soundfile's FLAC at ``compression_level=1.0``.
+  per file), soundfile's FLAC at ``compression_level=1.0``, and WavPack lossless at its highest
+  setting (``wavpack -hh -x6``: very high mode, the slowest extra processing), one file per recording.
 
 Each codec row has its encode and decode speed in symbols (pixels, characters, samples) per second
 and is checked to decode to its input; a command-line tool's times include starting the process
@@ -505,6 +506,16 @@ def fsdd(args):
                                           "--sign=signed", "-c", "-"], input=b, capture_output=True,
                                          check=True).stdout, "<i2") for b in files]
 
+  def wavpack_cli():
+    return [subprocess.run(["wavpack", "-hh", "-x6", "-q", "-y", f"--raw-pcm={rate},16s,1,le", "-o",
+                            "-", "-"], input=w.astype("<i2").tobytes(), capture_output=True,
+                           check=True).stdout for w in waves]
+
+  def wavpack_cli_decode(files):
+    return [np.frombuffer(subprocess.run(["wvunpack", "-q", "--raw", "-y", "-", "-o", "-"], input=b,
+                                         capture_output=True, check=True).stdout, "<i2")
+            for b in files]
+
   codecs = [("FLAC (soundfile, default level)", soundfile_flac(None), soundfile_decode),
             ("FLAC (soundfile, compression_level=1.0)", soundfile_flac(1.0), soundfile_decode)]
   rows = []
@@ -512,6 +523,11 @@ def fsdd(args):
     codecs.append(("FLAC -8 -e -p (flac tool)", flac_cli, flac_cli_decode))
   else:
     rows.append(_missing(dataset, "FLAC -8 -e -p (flac tool)", "the flac tool (apt-get install flac)"))
+  if shutil.which("wavpack") and shutil.which("wvunpack"):
+    codecs.append(("WavPack -hh -x6 (wavpack tool)", wavpack_cli, wavpack_cli_decode))
+  else:
+    rows.append(_missing(dataset, "WavPack -hh -x6 (wavpack tool)",
+                         "the wavpack tools (apt-get install wavpack)"))
   for label, enc_fn, dec_fn in codecs:
     files, enc = _timed(enc_fn)
     back, dec = _timed(dec_fn, files)

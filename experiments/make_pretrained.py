@@ -215,6 +215,7 @@ def portable_path(path: str, runs_root: str) -> str:
     return path
   path = os.path.realpath(path) if os.path.exists(path) else os.path.normpath(path)  # links resolved
   for root, prefix in ((REPO, ""), (os.path.join(os.path.dirname(REPO), "shared"), "../shared/")):
+    root = os.path.realpath(root)  # ../shared may be a link (a worktree's), as `path`'s links are resolved
     if path == root or path.startswith(root + os.sep):
       return prefix + os.path.relpath(path, root).replace(os.sep, "/")
   runs_root = os.path.normpath(os.path.abspath(runs_root))

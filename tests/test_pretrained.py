@@ -29,7 +29,8 @@ BMNIST = os.path.join(REPO, "..", "shared", "data", "binarized_mnist", "binarize
 SHAKESPEARE = os.path.join(REPO, "..", "shared", "data", "tiny_shakespeare", "input.txt")
 MNIST8 = os.path.join(REPO, "..", "shared", "data", "mnist", "train-images-idx3-ubyte.gz")
 TEXT = {"char_rnn_shakespeare"}  # shipped text models
-GREY = {"pixelcnn_mnist", "pixelcnn_pp_mnist"}  # 8-bit MNIST (256 levels); every other shipped checkpoint is binarized MNIST
+# 8-bit MNIST (256 levels); every other shipped checkpoint is binarized MNIST
+GREY = {"pixelcnn_mnist", "pixelcnn_pp_mnist"}
 MAX_BYTES = 20 * 1024 * 1024
 # The binarized-MNIST rows of the dense-family and image-model tables (issues: ship the best run of each).
 EXPECTED = {"fvsbn_binarized_mnist", "nade_binarized_mnist", "made_1h_1mask_binarized_mnist",

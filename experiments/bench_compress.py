@@ -8,9 +8,9 @@
     python experiments/bench_compress.py --sets mnist8 --mnist8-model pixelcnn_mnist
     python experiments/bench_compress.py --sets mnist8 --mnist8-count 1000 --no-model   # codecs only
 
-The classical codecs are optional (``pip install -e .[bench]``: imagecodecs, zstandard, brotli, pyppmd;
-``apt-get install jbigkit-bin flac zpaq wavpack`` for the JBIG1, FLAC, ZPAQ and WavPack tools): a missing one prints a row
-``{"method": ..., "missing": ...}`` and the run goes on.
+The classical codecs are optional (``pip install -e .[bench]``: imagecodecs, zstandard, brotli,
+pyppmd; ``apt-get install jbigkit-bin flac zpaq wavpack`` for the JBIG1, FLAC, ZPAQ and WavPack
+tools): a missing one prints a row ``{"method": ..., "missing": ...}`` and the run goes on.
 
 Data sets (``--data DIR``, default ``../shared/data``):
 
@@ -205,7 +205,8 @@ def _unzpaq(data: bytes) -> bytes:
 
 def stream_codecs():
   """``[(label, encode, decode, missing)]`` for byte streams: zstd 22 long mode, brotli 11, PPMd
-  (order 6), zpaq -m5, xz -9e, bz2 -9, zlib -9. ``missing`` names what to install when the codec is absent (encode is then None)."""
+  (order 6), zpaq -m5, xz -9e, bz2 -9, zlib -9. ``missing`` names what to install when the codec is
+  absent (encode is then None)."""
   zstd = _module("zstandard")
   brotli = _module("brotli")
   out = []

@@ -3,13 +3,14 @@
     python experiments/bench_compress.py                       # the full runs (hours on a 2-core CPU)
     python experiments/bench_compress.py --mnist-count 1000    # the first 1,000 validation images
     python experiments/bench_compress.py --char-rnn-workdir runs/char_rnn_shakespeare
+    python experiments/bench_compress.py --sets shakespeare --char-rnn-model char_rnn_shakespeare
     python experiments/bench_compress.py --sets fsdd --wavenet-workdir runs/wavenet_fsdd_16bit
-    python experiments/bench_compress.py --sets mnist8 --mnist8-model pixelcnn_pp_mnist
+    python experiments/bench_compress.py --sets mnist8 --mnist8-model pixelcnn_mnist
     python experiments/bench_compress.py --sets mnist8 --mnist8-count 1000 --no-model   # codecs only
 
-The classical codecs are optional (``pip install -e .[bench]``: imagecodecs, zstandard, brotli;
-``apt-get install jbigkit-bin flac`` for the JBIG1 and FLAC tools): a missing one prints a row
-``{"method": ..., "missing": ...}`` and the run goes on.
+The classical codecs are optional (``pip install -e .[bench]``: imagecodecs, zstandard, brotli,
+pyppmd; ``apt-get install jbigkit-bin flac zpaq wavpack`` for the JBIG1, FLAC, ZPAQ and WavPack
+tools): a missing one prints a row ``{"method": ..., "missing": ...}`` and the run goes on.
 
 Data sets (``--data DIR``, default ``../shared/data``):
 
@@ -19,7 +20,7 @@ Data sets (``--data DIR``, default ``../shared/data``):
   (level 9), bz2 (level 9) and lzma (preset 9 | extreme) of the bits packed 8 to a byte.
 * tiny Shakespeare's last 10% (the char-RNN's validation text) coded as one stream by the char-RNN
   of ``--char-rnn-workdir`` (when given; a training workdir), against gzip, bzip2 and xz of the UTF-8
-  bytes (the Python modules, highest levels).
+  bytes (the Python modules, highest levels). ``--char-rnn-model`` names a shipped char-RNN instead.
 * FSDD test recordings: FLAC (soundfile) of the original 16-bit audio, one file per recording; a
   WaveNet row when ``--wavenet-workdir`` names a trained checkpoint (16-bit logistic mixture):
   all 300 recordings in ONE file, every sample of each recording (``arm.compress`` with
@@ -50,11 +51,15 @@ The classical codecs, each at its strongest setting, on the same bytes as the mo
   images JBIG1 (ITU-T T.82, jbigkit's ``pbmtojbg -q``: sequential, one stripe per image, the
   default adaptive template and typical prediction);
 * byte streams (the images' bytes, text, 16-bit audio samples): zstd level 22 with long-distance
-  matching (``--ultra -22 --long=27``), brotli quality 11 (window 2**24), xz ``-9e``, and the older
-  zlib/gzip and bz2 at level 9;
+  matching (``--ultra -22 --long=27``), brotli quality 11 (window 2**24), PPMd variant I (pyppmd, the
+  PPMd of zip and 7-Zip: Shkarin 2002, "PPM: one step to practicality", DCC) at order 6 with 16 MB
+  (their default; order 32 was within 1% of it), ZPAQ's context-mixing method 5
+  (the ``zpaq`` tool, ``a -m5``: one file in an archive, whose journal and name are counted), xz
+  ``-9e``, and the older zlib/gzip and bz2 at level 9;
 * audio: FLAC at its highest setting (``flac -8 -e -p``: exhaustive model and precision search), one
   file per recording (``--no-padding --no-seektable``: without them the tool reserves 8 KiB of padding
-  per file), and soundfile's FLAC at ``compression_level=1.0``.
+  per file), soundfile's FLAC at ``compression_level=1.0``, and WavPack lossless at its highest
+  setting (``wavpack -hh -x6``: very high mode, the slowest extra processing), one file per recording.
 
 Each codec row has its encode and decode speed in symbols (pixels, characters, samples) per second
 and is checked to decode to its input; a command-line tool's times include starting the process
@@ -81,6 +86,7 @@ import platform
 import shutil
 import struct
 import subprocess
+import tempfile
 import time
 import zlib
 
@@ -177,9 +183,30 @@ def _speed_row(dataset, method, symbols, size, enc, dec, **extra):
               decode_symbols_per_s=round(symbols / max(dec, 1e-9)), **extra)
 
 
+def _zpaq(raw: bytes) -> bytes:
+  """ZPAQ's strongest method (``zpaq a -m5``: context mixing) on ``raw`` as one file ``d`` of an
+  archive; the archive's bytes (its journal, the name and date included)."""
+  with tempfile.TemporaryDirectory() as tmp:
+    with open(os.path.join(tmp, "d"), "wb") as f:
+      f.write(raw)
+    subprocess.run(["zpaq", "a", "a.zpaq", "d", "-m5"], cwd=tmp, capture_output=True, check=True)
+    with open(os.path.join(tmp, "a.zpaq"), "rb") as f:
+      return f.read()
+
+
+def _unzpaq(data: bytes) -> bytes:
+  with tempfile.TemporaryDirectory() as tmp:
+    with open(os.path.join(tmp, "a.zpaq"), "wb") as f:
+      f.write(data)
+    subprocess.run(["zpaq", "x", "a.zpaq", "-to", "out"], cwd=tmp, capture_output=True, check=True)
+    with open(os.path.join(tmp, "out", "d"), "rb") as f:
+      return f.read()
+
+
 def stream_codecs():
-  """``[(label, encode, decode, missing)]`` for byte streams: zstd 22 long mode, brotli 11, xz -9e,
-  bz2 -9, zlib -9. ``missing`` names what to install when the codec is absent (encode is then None)."""
+  """``[(label, encode, decode, missing)]`` for byte streams: zstd 22 long mode, brotli 11, PPMd
+  (order 6), zpaq -m5, xz -9e, bz2 -9, zlib -9. ``missing`` names what to install when the codec is
+  absent (encode is then None)."""
   zstd = _module("zstandard")
   brotli = _module("brotli")
   out = []
@@ -198,6 +225,20 @@ def stream_codecs():
   else:
     out.append(("brotli -q 11", lambda raw: brotli.compress(raw, quality=11, lgwin=24),
                 brotli.decompress, None))
+  ppmd = _module("pyppmd")
+  # Order 6 with 16 MB (the default of 7-Zip and pyppmd). Order 32 with 192 MB (7-Zip's -mx9) was
+  # within 1% of it on the text, the FSDD samples and the binarized bits (2026-12-07), and failed its
+  # round trip on the 8-bit MNIST bytes in pyppmd 1.3.1 (as did order 16).
+  if ppmd is None:
+    out.append(("PPMd var. I order 6, 16 MB", None, None, f"pyppmd ({BENCH_EXTRA})"))
+  else:
+    kw = dict(max_order=6, mem_size=16 << 20, variant="I")
+    out.append(("PPMd var. I order 6, 16 MB", lambda raw: ppmd.compress(raw, **kw),
+                lambda b: ppmd.decompress(b, **kw), None))
+  if shutil.which("zpaq"):
+    out.append(("zpaq -m5 (archive of one file)", _zpaq, _unzpaq, None))
+  else:
+    out.append(("zpaq -m5 (archive of one file)", None, None, "the zpaq tool (apt-get install zpaq)"))
   out += [("xz -9e", lambda raw: lzma.compress(raw, preset=9 | lzma.PRESET_EXTREME), lzma.decompress,
            None),
           ("bz2 -9", lambda raw: bz2.compress(raw, 9), bz2.decompress, None),
@@ -411,17 +452,23 @@ def shakespeare(args):
   valid = text[int(len(text) * 0.9):]
   raw = valid.encode("utf-8")
   rows = stream_rows("tiny Shakespeare last 10%", raw, len(valid), ", UTF-8 bytes")
-  if args.char_rnn_workdir:
+  if args.char_rnn_workdir or args.char_rnn_model:
     from armodels_jax import data, inference, training  # pylint: disable=g-import-not-at-top
 
-    # The kept checkpoint with the lowest logged validation NLL (the newest when none is logged).
-    step = training.best_step(args.char_rnn_workdir, latest_if_unlogged=True)
-    model, variables, step = inference.load(args.char_rnn_workdir, step)
-    vocab = inference.read_model_info(args.char_rnn_workdir)["info"]["vocab"]
+    if args.char_rnn_model:
+      model, variables = arm.pretrained.load(args.char_rnn_model)
+      folder = (args.char_rnn_model if os.path.isdir(args.char_rnn_model)
+                else os.path.join(arm.pretrained.directory(), args.char_rnn_model))
+      label = f"{args.char_rnn_model} (arm.compress, one stream)"
+    else:
+      # The kept checkpoint with the lowest logged validation NLL (the newest when none is logged).
+      step = training.best_step(args.char_rnn_workdir, latest_if_unlogged=True)
+      model, variables, step = inference.load(args.char_rnn_workdir, step)
+      folder, label = args.char_rnn_workdir, f"char-RNN step {step} (arm.compress, one stream)"
+    vocab = inference.read_model_info(folder)["info"]["vocab"]
     ids = np.asarray(data.text.encode(valid, vocab), np.int32)[None]  # [1, T]: one stream
     model = model.clone(event_shape=(ids.shape[1],))
-    rows.append(model_row("tiny Shakespeare last 10%", f"char-RNN step {step} (arm.compress, one stream)",
-                          model, variables, ids, batch_size=1))
+    rows.append(model_row("tiny Shakespeare last 10%", label, model, variables, ids, batch_size=1))
   return rows
 
 
@@ -461,6 +508,16 @@ def fsdd(args):
                                           "--sign=signed", "-c", "-"], input=b, capture_output=True,
                                          check=True).stdout, "<i2") for b in files]
 
+  def wavpack_cli():
+    return [subprocess.run(["wavpack", "-hh", "-x6", "-q", "-y", f"--raw-pcm={rate},16s,1,le", "-o",
+                            "-", "-"], input=w.astype("<i2").tobytes(), capture_output=True,
+                           check=True).stdout for w in waves]
+
+  def wavpack_cli_decode(files):
+    return [np.frombuffer(subprocess.run(["wvunpack", "-q", "--raw", "-y", "-", "-o", "-"], input=b,
+                                         capture_output=True, check=True).stdout, "<i2")
+            for b in files]
+
   codecs = [("FLAC (soundfile, default level)", soundfile_flac(None), soundfile_decode),
             ("FLAC (soundfile, compression_level=1.0)", soundfile_flac(1.0), soundfile_decode)]
   rows = []
@@ -468,6 +525,11 @@ def fsdd(args):
     codecs.append(("FLAC -8 -e -p (flac tool)", flac_cli, flac_cli_decode))
   else:
     rows.append(_missing(dataset, "FLAC -8 -e -p (flac tool)", "the flac tool (apt-get install flac)"))
+  if shutil.which("wavpack") and shutil.which("wvunpack"):
+    codecs.append(("WavPack -hh -x6 (wavpack tool)", wavpack_cli, wavpack_cli_decode))
+  else:
+    rows.append(_missing(dataset, "WavPack -hh -x6 (wavpack tool)",
+                         "the wavpack tools (apt-get install wavpack)"))
   for label, enc_fn, dec_fn in codecs:
     files, enc = _timed(enc_fn)
     back, dec = _timed(dec_fn, files)
@@ -579,14 +641,16 @@ def main():
   p.add_argument("--mnist-count", type=int, default=10_000)
   p.add_argument("--mnist-model", default="pixelcnn_pp_binarized_mnist")
   p.add_argument("--mnist8-count", type=int, default=10_000, help="the first k t10k images")
-  p.add_argument("--mnist8-model", default="pixelcnn_pp_mnist", help="a shipped checkpoint")
+  p.add_argument("--mnist8-model", default="pixelcnn_mnist", help="a shipped checkpoint")
   p.add_argument("--mnist8-workdir", default=None, help="a training workdir instead (best step)")
   p.add_argument("--mnist8-decode-count", type=int, default=500,
                  help="the first k images decoded to check the round trip")
   p.add_argument("--no-model", action="store_true", help="the codecs only (image data sets)")
   p.add_argument("--no-codecs", action="store_true", help="the model rows only (8-bit MNIST)")
   p.add_argument("--batch-size", type=int, default=500)
-  p.add_argument("--char-rnn-workdir", default=None)
+  p.add_argument("--char-rnn-workdir", default=None, help="a training workdir (its best step)")
+  p.add_argument("--char-rnn-model", default=None,
+                 help="a shipped char-RNN (e.g. char_rnn_shakespeare) instead of a workdir")
   p.add_argument("--wavenet-workdir", default=None)
   p.add_argument("--wavenet-batch", type=int, default=300,
                  help="recordings coded together (sorted by length)")

@@ -238,9 +238,8 @@ def portable_path(path: str, runs_root: str) -> str:
   if not path or not os.path.isabs(path):
     return path
   path = os.path.realpath(path) if os.path.exists(path) else os.path.normpath(path)  # links resolved
-  # The roots with their links resolved too (a checkout whose ../shared is a link to the data).
-  for root, prefix in ((os.path.realpath(REPO), ""),
-                       (os.path.realpath(os.path.join(os.path.dirname(REPO), "shared")), "../shared/")):
+  for root, prefix in ((REPO, ""), (os.path.join(os.path.dirname(REPO), "shared"), "../shared/")):
+    root = os.path.realpath(root)  # ../shared may be a link (a worktree's), as `path`'s links are resolved
     if path == root or path.startswith(root + os.sep):
       return prefix + os.path.relpath(path, root).replace(os.sep, "/")
   runs_root = os.path.normpath(os.path.abspath(runs_root))

@@ -7,6 +7,7 @@ otherwise (a user's clone has no such folder).
 """
 
 import base64
+import importlib.util
 import json
 import os
 
@@ -28,7 +29,8 @@ BMNIST = os.path.join(REPO, "..", "shared", "data", "binarized_mnist", "binarize
 SHAKESPEARE = os.path.join(REPO, "..", "shared", "data", "tiny_shakespeare", "input.txt")
 MNIST8 = os.path.join(REPO, "..", "shared", "data", "mnist", "train-images-idx3-ubyte.gz")
 TEXT = {"char_rnn_shakespeare"}  # shipped text models
-GREY = {"pixelcnn_pp_mnist"}  # 8-bit MNIST (256 levels); every other shipped checkpoint is binarized MNIST
+# 8-bit MNIST (256 levels); every other shipped checkpoint is binarized MNIST
+GREY = {"pixelcnn_mnist", "pixelcnn_pp_mnist"}
 MAX_BYTES = 20 * 1024 * 1024
 # The binarized-MNIST rows of the dense-family and image-model tables (issues: ship the best run of each).
 EXPECTED = {"fvsbn_binarized_mnist", "nade_binarized_mnist", "made_1h_1mask_binarized_mnist",
@@ -199,3 +201,22 @@ def test_shipped_text_model_valid_nll_is_as_stated(name):
   assert ds.info["vocab"] == training.read_model_info(os.path.join(SHIPPED_DIR, name))["info"]["vocab"]
   nll = training.evaluate(model, variables, ds.valid[:500], batch_size=1, stream=True)["nll_nats"]
   assert abs(nll - pretrained.manifest(name)["valid_first500_nll_nats"]) < 0.5
+
+
+def test_portable_path_of_the_data_beside_the_repository_through_a_link(tmp_path, monkeypatch):
+  """``../shared`` that is a link (a worktree's) still gives ``../shared/...``, not ``$RUNS/...``."""
+  spec = importlib.util.spec_from_file_location(
+      "make_pretrained", os.path.join(REPO, "experiments", "make_pretrained.py"))
+  make_pretrained = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(make_pretrained)
+  real = tmp_path / "elsewhere" / "shared"
+  (real / "data" / "mnist").mkdir(parents=True)
+  repo = tmp_path / "wt" / "repo"
+  repo.mkdir(parents=True)
+  os.symlink(real, tmp_path / "wt" / "shared")
+  monkeypatch.setattr(make_pretrained, "REPO", str(repo))
+  runs = str(tmp_path / "runs")
+  assert make_pretrained.portable_path(str(real / "data" / "mnist"), runs) == "../shared/data/mnist"
+  assert make_pretrained.portable_path(str(tmp_path / "wt" / "shared" / "data" / "mnist"),
+                                       runs) == "../shared/data/mnist"
+  assert make_pretrained.portable_path(os.path.join(runs, "a", "b"), runs) == "$RUNS/a/b"

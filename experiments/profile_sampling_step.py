@@ -4,6 +4,8 @@
     python experiments/profile_sampling_step.py --cases wavenet --batches 1 --length 16000
     python experiments/profile_sampling_step.py --cases pixelcnn_pp   # PixelCNN++ per-pixel step
     python experiments/profile_sampling_step.py --hlo-out /tmp/body.txt  # also write the loop body
+    python experiments/profile_sampling_step.py --cases "" \
+        --tpu-config experiments/configs/wavenet_fsdd_paper.py   # the TPU sample program's body
 
 For each case it compiles the cached sampler (:func:`armodels_jax.sampling.sample_cached`), finds
 the ``while`` loop of the per-sample ``lax.scan`` in XLA's optimized HLO and counts the operations
@@ -190,10 +192,9 @@ def parts(model, variables, batch: int, repeats: int) -> dict:
   @jax.jit
   def network(params):
     cache = init_cache(decoder, batch)
-    consts = decode.constants(decoder, params["params"])  # before the loop, as the sampler does
 
     def step(cache, t):
-      raw, cache = decode.step(decoder, params["params"], cache, canvas, t, None, None, consts)
+      raw, cache = decode.step(decoder, params["params"], cache, canvas, t)
       return cache, raw[:, 0]
 
     return jax.lax.scan(step, cache, jnp.arange(steps))[1]
@@ -250,6 +251,18 @@ def _limits(row: dict, bandwidth: float, peak: float) -> dict:
               bound="cache bandwidth" if t_bw >= t_fl else "FLOPs")
 
 
+def tpu_sample_ops(config: str, topology: str) -> dict:
+  """The operations of the loop body of the sample program ``armodels compile`` builds for a config
+  (``aot.compile_config(..., what='sample')``: XLA's TPU compiler from libtpu, no TPU needed)."""
+  from armodels_jax import aot  # pylint: disable=g-import-not-at-top
+
+  report = aot.compile_config(config, topology, what="sample", keep_hlo=True, search=False)
+  program = report.programs["sample"]
+  name, body = loop_body(program.hlo)
+  return dict(case="tpu_sample", config=config, topology=topology, batch=program.batch, body=name,
+              **count_ops(body))
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--cases", default="wavenet,pixelcnn_pp")
@@ -263,8 +276,18 @@ def main() -> None:
   parser.add_argument("--parts", action="store_true",
                       help="also time the network alone and the sampling alone")
   parser.add_argument("--hlo-out", default=None, help="write the loop body's HLO (WaveNet batch 1)")
+  parser.add_argument("--tpu-config", default=None,
+                      help="also count the loop body of this config's TPU sample program (e.g. "
+                           "experiments/configs/wavenet_fsdd_paper.py; needs libtpu)")
+  parser.add_argument("--tpu-topology", default="v5e:1x1")
   args = parser.parse_args()
   print(f"# {_cpu_name()}, jax {jax.__version__}, devices {jax.devices()}")
+  if args.tpu_config:
+    row = tpu_sample_ops(args.tpu_config, args.tpu_topology)
+    print(f"TPU sample program ({row['config']}, {row['topology']}, {row['batch']} samples): "
+          f"{row['ops']} ops per step ({row['free_ops']} free); ops: "
+          + ", ".join(f"{k} {v}" for k, v in row["by_opcode"].items()))
+    print(json.dumps(row), flush=True)
   bandwidth, peak = args.bandwidth, args.peak
   for case in [c for c in args.cases.split(",") if c]:
     if case == "wavenet":

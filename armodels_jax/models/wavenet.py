@@ -309,51 +309,38 @@ class WaveNet(ARModel):
     lengths = np.array([(self.kernel_size - 1) * d for d in self.dilations], np.int32)
     return np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int32), lengths
 
-  def decode_constants(self, params) -> dict[str, Any]:
-    """The loop-invariant arrays of :meth:`decode_step`, made from the parameters.
-
-    Every dilated kernel ``[K, R, 2R]`` split into its past taps, stacked over the layers
-    ``[N, K - 1, R, 2R]`` for one batched product, and its current tap ``[R, 2R]``, one array per
-    layer. A loop of steps computes them once, before the loop
-    (:func:`armodels_jax.sampling.decode.constants`): sliced inside the loop, XLA copies every
-    kernel at every step. The parameters are unchanged.
-    """
-    k = self.kernel_size
-    kernels = [params[f"dilated{l}"]["kernel"] for l in range(self.num_layers)]
-    return {"past": jnp.stack([w[:k - 1] for w in kernels]), "now": [w[k - 1] for w in kernels]}
-
   @nn.compact
   def decode_step(self, canvas: jnp.ndarray, t: jnp.ndarray, cond: Any = None) -> jnp.ndarray:
     """Raw parameters ``[B, P]`` of sample t from the samples before t on the canvas and the queue.
 
-    The same function as the full pass at position t (the same products, up to the order in which
-    XLA's kernels sum), with few operations and no copies (``experiments/profile_sampling_step.py``
-    counts them):
+    The same function as the full pass at position t (the same products, summed in the same
+    order up to XLA's choice of kernels), with few operations and no copies
+    (``experiments/profile_sampling_step.py`` counts them):
 
     * one queue for every layer (``'cache'`` ``'queue'``, ``[sum (K - 1) d, R]`` at batch 1, ``[..,
       B, R]`` above), each layer a ring-buffer segment of its ``(K - 1) d`` last inputs: ONE gather
       reads every past tap of every layer at the start and ONE scatter writes every layer's input
       at t, in place, at the end (per-layer queues cost a copy of every queue per step);
-    * the past taps of all layers in ONE batched product at the start, off the serial chain of
-      layers; a layer then multiplies its current input by its current tap and adds the rest in
-      the gate's fused operation (biases and conditioning included): four operations per layer
-      (tap product, gate, residual product, residual sum);
+    * a layer's taps (past and current) go through one product with its ``[K R, 2R]`` kernel, the
+      biases and conditioning of all layers are added in the gate's fused operation: four
+      operations per layer (taps, product, gate, residual product and sum);
     * the skip connections of all layers in one product over the concatenated gated outputs;
     * at batch 1 activations are vectors ``[C]``: no operand is reshaped or copied before a
-      product (columns ``[C, 1]`` cost a copy per layer); rows ``[B, C]`` above;
+      product (columns ``[C, 1]`` cost a copy of every gated output); rows ``[B, C]`` above;
     * the input convolution's past tap is the embedding of sample t - 2, read from the canvas.
 
-    It reads the parameters as they are (the full pass's pytree) and the arrays of
-    :meth:`decode_constants` from the ``'constants'`` collection when the caller computed them
-    before its loop (else here); at init it builds the parameters by calling every submodule once.
+    Tried and not kept: the past taps of all layers in one batched product at the start (one
+    operation fewer per layer, but the sums split in two moved the paper-size conditionals 100x
+    further from the full pass: ``experiments/check_wavenet_decode.py``).
+
+    It reads the parameters as they are (the full pass's pytree); at init it builds them by calling
+    every submodule once.
     """
     batch = canvas.shape[0]
     parts = self._cond_parts(cond, batch)
     if self.is_initializing():
       self._make_decode_params(batch)
     p = self.variables["params"]
-    consts = (self.variables["constants"] if "constants" in self.variables
-              else self.decode_constants(p))
     r, n, k = self.residual_channels, self.num_layers, self.kernel_size
     t = jnp.asarray(t, jnp.int32)
     # The input convolution over the shifted sequence: taps at t - 1 (zero before 0) and t.
@@ -382,17 +369,11 @@ class WaveNet(ARModel):
     before = jnp.where(t >= 1, orient(table[shifted(jnp.maximum(t - 1, 0))]), 0).astype(now.dtype)
     conv = p["input_conv"]
     h = mm(jnp.concatenate([before, now], axis), conv["kernel"].reshape(2 * r, r), conv["bias"])
-    # Past taps of every layer: one gather from the queue, one batched product.
+    # Past taps of every layer: one gather from the queue.
     offsets, lengths = self._queue_layout()
     queue = self.variable("cache", "queue", jnp.zeros, (int(lengths.sum()),) + h.shape, h.dtype)
-    biases = jnp.stack([p[f"dilated{l}"]["bias"] for l in range(n)])  # [N, 2R]
-    if k > 1:
-      back = (k - 1 - np.arange(k - 1))[None, :] * np.asarray(self.dilations)[:, None]  # [N, K-1]
-      past = queue.value[offsets[:, None] + (t - back) % lengths[:, None]]  # [N, K-1, (B,) R]
-      spec = "njr,njro->no" if vec else "njbr,njro->nbo"
-      taps = jnp.einsum(spec, past, consts["past"]) + (biases if vec else biases[:, None])
-    else:
-      taps = biases if vec else jnp.broadcast_to(biases[:, None], (n, batch, 2 * r))
+    back = (k - 1 - np.arange(k - 1))[None, :] * np.asarray(self.dilations)[:, None]  # [N, K-1]
+    past = queue.value[offsets[:, None] + (t - back) % lengths[:, None]]  # [N, K-1, (B,) R]
     bias = self._global_bias(parts)  # [B, N, 2R] or None
     if "local" in parts:
       frame = jax.lax.dynamic_index_in_dim(parts["local"], t // self.local_hop, 1,
@@ -404,11 +385,16 @@ class WaveNet(ARModel):
       local = affine(upsampled, self.local_kernel.reshape(-1, n * c)).reshape(batch, n, c)
       bias = local if bias is None else bias + local
     if bias is not None:
-      taps = taps + (bias[0] if vec else jnp.transpose(bias, (1, 0, 2)))  # [N, (B,) 2R]
+      bias = bias[0] if vec else jnp.transpose(bias, (1, 0, 2))  # [N, (B,) 2R]
     hs, zs = [], []
     for l in range(n):
       hs.append(h)
-      filt, gate = halves(mm(h, consts["now"][l]) + taps[l])  # 2R channels
+      conv = p[f"dilated{l}"]
+      taps = jnp.concatenate([past[l, j] for j in range(k - 1)] + [h], axis)  # K R channels
+      g = mm(taps, conv["kernel"].reshape(k * r, 2 * r), conv["bias"])  # 2R channels
+      if bias is not None:
+        g = g + bias[l]
+      filt, gate = halves(g)
       z = jnp.tanh(filt) * nn.sigmoid(gate)  # R channels
       zs.append(z)
       if l < n - 1:

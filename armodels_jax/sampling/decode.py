@@ -9,11 +9,7 @@ this module is that way, so the two cannot drift apart:
    kept prefix.
 2. :func:`init_cache`: zero per-layer caches of a ``decode=True`` clone (Flax's autoregressive-decoding
    convention: the ``'cache'`` collection).
-3. :func:`constants`: the decode step's loop-invariant arrays (``decoder.decode_constants(params)``,
-   for models that have one, e.g. kernels split or stacked for the step's products), computed once
-   before the loop and passed to every step (XLA copies a parameter sliced inside a loop at every
-   iteration); a step without them computes them itself (the same values, slower).
-4. :func:`step`: one call of ``decode_step`` at step t, threading the cache with ``mutable=['cache']``;
+3. :func:`step`: one call of ``decode_step`` at step t, threading the cache with ``mutable=['cache']``;
    it returns the raw head parameters of the dimension visited at step t.
 
 :func:`state_elements` counts, without allocating or compiling anything (``jax.eval_shape``), the
@@ -31,7 +27,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-__all__ = ["check_decodable", "constants", "init_cache", "plan", "state_elements", "step"]
+__all__ = ["check_decodable", "init_cache", "plan", "state_elements", "step"]
 
 
 def check_decodable(model: Any) -> None:
@@ -82,22 +78,7 @@ def init_cache(decoder, num_samples: int, cond: Any = None, call_kwargs=None):
   return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes.get("cache", {}))
 
 
-def constants(decoder, params) -> dict:
-  """The decode step's loop-invariant arrays: ``decoder.decode_constants(params)``, or ``{}`` for a
-  model without them. Compute them once, before a loop of :func:`step` calls."""
-  make = getattr(decoder, "decode_constants", None)
-  return {} if make is None else make(params)
-
-
-def _variables(params, cache, consts=None) -> dict:
-  """The variables of one decode step: ``params``, ``cache`` and, when given, the constants."""
-  out = {"params": params, "cache": cache}
-  if consts:
-    out["constants"] = consts
-  return out
-
-
-def step(decoder, params, cache, canvas, t, cond: Any = None, call_kwargs=None, consts=None):
+def step(decoder, params, cache, canvas, t, cond: Any = None, call_kwargs=None):
   """One decode step (traceable): ``(raw [B, P], updated cache)``.
 
   Args:
@@ -107,10 +88,8 @@ def step(decoder, params, cache, canvas, t, cond: Any = None, call_kwargs=None, 
     canvas: ``[B, *event_shape]`` holding every value visited before step t.
     t: int32 scalar step.
     cond, call_kwargs: as for :func:`plan`.
-    consts: :func:`constants` of ``params``, computed before the loop (None: the step computes
-      them).
   """
-  raw, updated = decoder.apply(_variables(params, cache, consts), canvas, t, cond,
+  raw, updated = decoder.apply({"params": params, "cache": cache}, canvas, t, cond,
                                method=decoder.decode_step, mutable=["cache"], **(call_kwargs or {}))
   return raw, updated["cache"]
 

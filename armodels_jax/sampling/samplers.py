@@ -10,9 +10,8 @@ conditionals as the full pass -- which is what the tests check.
 * cached: a ``decode=True`` clone of the model processes one dimension per step
   inside ``lax.scan``, threading ``{'params', 'cache'}`` with
   ``mutable=['cache']`` (Flax's autoregressive-decoding convention). It visits
-  every step, prefix steps included, because they fill the caches. The decode
-  step's loop-invariant arrays (:func:`armodels_jax.sampling.decode.constants`)
-  are made once, before the loop; the draws' noise (``head.noise`` of
+  every step, prefix steps included, because they fill the caches. The draws'
+  noise (``head.noise`` of
   ``fold_in(key, t)``, the same values the head's ``sample`` draws) is drawn for
   a chunk of steps at once, before they run (:func:`_noise_chunk`).
 
@@ -109,7 +108,6 @@ def sample_cached(model, variables, key, num_samples: int, cond: Any = None,
   order, call_kwargs, canvas = _plan(model, variables, key, flat_prefix, prefix_len, cond)
   cache = init_cache(decoder, num_samples, cond, call_kwargs)
   params = variables["params"]
-  consts = decode.constants(decoder, params)  # loop-invariant, computed once
 
   head = model.head
   chunk = _noise_chunk(head, num_samples, num_dims) if temperature != 0.0 else 0
@@ -117,7 +115,7 @@ def sample_cached(model, variables, key, num_samples: int, cond: Any = None,
   def step(carry, t_noise):
     (canvas, cache), (t, noise) = carry, t_noise
     x = canvas.reshape((num_samples,) + model.event_shape)
-    raw, cache = decode.step(decoder, params, cache, x, t, cond, call_kwargs, consts)  # raw [B, P]
+    raw, cache = decode.step(decoder, params, cache, x, t, cond, call_kwargs)  # raw [B, P]
     pos = order[:, t]  # [B]
     if noise is None:
       value = head.sample(raw, jax.random.fold_in(key, t), temperature)
@@ -182,7 +180,6 @@ def cached_conditionals(model, variables, x, cond: Any = None, order=None,
   batch = x.shape[0]
   cache = init_cache(decoder, batch, cond, call_kwargs)
   params = variables["params"]
-  consts = decode.constants(decoder, params)
   flat_x = x.reshape(batch, -1)
   if order is None:
     order = jnp.broadcast_to(jnp.arange(model.num_dims), flat_x.shape)
@@ -192,8 +189,7 @@ def cached_conditionals(model, variables, x, cond: Any = None, order=None,
   # The canvas at step t holds x at the dimensions visited before t and zeros elsewhere, as in sampling.
   def step(cache, t):
     canvas = jnp.where(rank < t, flat_x, 0).astype(flat_x.dtype)
-    raw, cache = decode.step(decoder, params, cache, canvas.reshape(x.shape), t, cond, call_kwargs,
-                             consts)
+    raw, cache = decode.step(decoder, params, cache, canvas.reshape(x.shape), t, cond, call_kwargs)
     return cache, raw
 
   _, raws = jax.lax.scan(step, cache, jnp.arange(model.num_dims))  # [D, B, P] by step

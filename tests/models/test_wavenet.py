@@ -19,7 +19,7 @@ import pytest
 
 import armodels_jax as arm
 from armodels_jax.distributions import make_head
-from armodels_jax.sampling import decode, samplers
+from armodels_jax.sampling import samplers
 
 import model_checks  # noqa: E402
 
@@ -147,30 +147,6 @@ def test_decode_builds_the_same_parameters():
   assert "dilated3" in step["params"] and "residual3" not in step["params"]
   # One queue for every layer: sum over layers of (K - 1) d past inputs, rows [B, R] at batch 2.
   assert step["cache"]["queue"].shape == (sum(model.dilations), 2, model.residual_channels)
-
-
-@pytest.mark.parametrize("batch", [1, 2])
-def test_decode_constants_made_before_the_loop_or_in_the_step_agree(batch):
-  # The samplers make decode_constants once, before their loop; a caller that does not (the
-  # entropy coder's host loop) gets the step to make them: the same conditionals, value for value.
-  model, variables = _model(shape=(10,), levels=5, num_classes=2, **LOCAL)
-  decoder = model.clone(decode=True)
-  cond = jax.tree.map(jnp.asarray, _cond(model, batch))
-  x = jnp.asarray(RNG.integers(0, 5, (batch, 10)), jnp.int32)
-  params = variables["params"]
-  consts = decode.constants(decoder, params)
-  assert consts["past"].shape == (4, 1, 8, 16) and len(consts["now"]) == 4
-  runs = []
-  for given in (consts, None):
-    cache = decode.init_cache(decoder, batch, cond)
-    raws = []
-    for t in range(10):
-      raw, cache = decode.step(decoder, params, cache, x, jnp.int32(t), cond, None, given)
-      raws.append(np.asarray(raw))
-    runs.append(np.stack(raws))
-  np.testing.assert_array_equal(runs[0], runs[1])
-  full = np.asarray(model.apply(variables, x, cond))  # [B, T, P]
-  np.testing.assert_allclose(runs[0].transpose(1, 0, 2), full, atol=1e-5)
 
 
 def test_the_cached_sampler_draws_its_noise_ahead_in_chunks():

@@ -279,7 +279,7 @@ def main() -> None:
   parser.add_argument("--tpu-config", default=None,
                       help="also count the loop body of this config's TPU sample program (e.g. "
                            "experiments/configs/wavenet_fsdd_paper.py; needs libtpu)")
-  parser.add_argument("--tpu-topology", default="v5e:1x1")
+  parser.add_argument("--tpu-topology", default="v5e:2x2")
   args = parser.parse_args()
   print(f"# {_cpu_name()}, jax {jax.__version__}, devices {jax.devices()}")
   if args.tpu_config:

@@ -322,8 +322,8 @@ class WaveNet(ARModel):
       reads every past tap of every layer at the start and ONE scatter writes every layer's input
       at t, in place, at the end (per-layer queues cost a copy of every queue per step);
     * a layer's taps (past and current) go through one product with its ``[K R, 2R]`` kernel, the
-      biases and conditioning of all layers are added in the gate's fused operation: four
-      operations per layer (taps, product, gate, residual product and sum);
+      biases and conditioning of all layers are added in the gate's fused operation: five
+      operations per layer (taps, product, gate, residual product, residual sum);
     * the skip connections of all layers in one product over the concatenated gated outputs;
     * at batch 1 activations are vectors ``[C]``: no operand is reshaped or copied before a
       product (columns ``[C, 1]`` cost a copy of every gated output); rows ``[B, C]`` above;

@@ -11,9 +11,9 @@ conditionals as the full pass -- which is what the tests check.
   inside ``lax.scan``, threading ``{'params', 'cache'}`` with
   ``mutable=['cache']`` (Flax's autoregressive-decoding convention). It visits
   every step, prefix steps included, because they fill the caches. The draws'
-  noise (``head.noise`` of
-  ``fold_in(key, t)``, the same values the head's ``sample`` draws) is drawn for
-  a chunk of steps at once, before they run (:func:`_noise_chunk`).
+  noise (``head.noise`` of ``fold_in(key, t)``, the values the head's
+  ``sample`` draws) is drawn for a chunk of steps at once, before they run
+  (:func:`_noise_chunk`).
 
 A per-example plan (``model.sampling_plan``) gives each example its order and
 extra call arguments (MADE, EoNADE: a mask set or ordering drawn per example,

@@ -4,6 +4,8 @@
     python experiments/profile_sampling_step.py --cases wavenet --batches 1 --length 16000
     python experiments/profile_sampling_step.py --cases pixelcnn_pp   # PixelCNN++ per-pixel step
     python experiments/profile_sampling_step.py --hlo-out /tmp/body.txt  # also write the loop body
+    python experiments/profile_sampling_step.py --cases "" \
+        --tpu-config experiments/configs/wavenet_fsdd_paper.py   # the TPU sample program's body
 
 For each case it compiles the cached sampler (:func:`armodels_jax.sampling.sample_cached`), finds
 the ``while`` loop of the per-sample ``lax.scan`` in XLA's optimized HLO and counts the operations
@@ -14,9 +16,12 @@ once). Its FLOPs are those of the body's ``dot`` instructions (XLA's cost analys
 multiply a loop body by its trip count); the weights' bytes are the parameters' size. The time
 per step is the sampler's wall time over its steps, best of ``--repeats`` after compiling, and its
 process CPU time (on a shared machine it counts less of the other jobs' load). ``--parts`` also
-times the network alone, the sampling alone, and (WaveNet) the same step with 8 residual and 32
-skip channels, which has about the same operations and a 43rd of the bytes (:func:`parts`):
-where the step's time goes.
+times the network alone, the sampling alone (a draw per step with ``fold_in(key, t)``, and the
+noise of a chunk of steps drawn at once, as the sampler does), and (WaveNet) the same step with 8
+residual and 32 skip channels, which has about the same operations and a 43rd of the bytes
+(:func:`parts`): where the step's time goes. The loop body counted is the per-step one; with the
+noise drawn ahead the sampler is two nested loops, and the draw of a chunk's noise (once per chunk
+of up to 128 steps) is outside the counted body.
 
 The limit printed for each case: at batch B a step reads every weight once (matrix-vector products
 at B = 1: 2 FLOPs per 4-byte weight), so it can go no faster than ``weight bytes / cache
@@ -41,7 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import armodels_jax as arm
-from armodels_jax.sampling import init_cache, sample_cached
+from armodels_jax.sampling import decode, init_cache, sample_cached, samplers
 
 FREE = {"parameter", "get-tuple-element", "tuple", "constant", "bitcast"}
 
@@ -189,9 +194,8 @@ def parts(model, variables, batch: int, repeats: int) -> dict:
     cache = init_cache(decoder, batch)
 
     def step(cache, t):
-      raw, updated = decoder.apply({**params, "cache": cache}, canvas, t,
-                                   method=decoder.decode_step, mutable=["cache"])
-      return updated["cache"], raw[:, 0]
+      raw, cache = decode.step(decoder, params["params"], cache, canvas, t)
+      return cache, raw[:, 0]
 
     return jax.lax.scan(step, cache, jnp.arange(steps))[1]
 
@@ -206,11 +210,15 @@ def parts(model, variables, batch: int, repeats: int) -> dict:
     return jax.lax.scan(step, None, jnp.arange(steps))[1]
 
   @jax.jit
-  def draw_keys(raw, key):  # the keys folded outside the loop, as sample_cached does
-    keys = jax.vmap(lambda t: jax.random.fold_in(key, t))(jnp.arange(steps))
-    def step(_, k):
-      return None, model.head.sample(raw, k, 1.0)
-    return jax.lax.scan(step, None, keys)[1]
+  def draw_keys(raw, key):  # the noise of a chunk of steps drawn at once, as sample_cached does
+    chunk = samplers._noise_chunk(model.head, batch, steps) or 1  # pylint: disable=protected-access
+
+    def run_chunk(_, ts):
+      noise = jax.vmap(lambda t: model.head.noise(jax.random.fold_in(key, t), (batch,)))(ts)
+      return None, jax.lax.scan(lambda _, z: (None, model.head.sample_with_noise(raw, z)), None,
+                                noise)[1]
+
+    return jax.lax.scan(run_chunk, None, jnp.arange(steps).reshape(-1, chunk))[1]
 
   t_net, c_net = _time(lambda: network(params), repeats, cpu=True)
   t_keys, c_keys = _time(lambda: draw_keys(head_raw, key), repeats, cpu=True)
@@ -228,8 +236,8 @@ def parts(model, variables, batch: int, repeats: int) -> dict:
     narrow = dict(narrow_ops=count_ops(thin_body)["ops"], narrow_s_per_step=t_thin / steps,
                   narrow_cpu_s_per_step=c_thin / steps)
   return dict(**(narrow or {}), network_s_per_step=t_net / steps, sampling_s_per_step=t_draw / steps,
-              sampling_keys_outside_s_per_step=t_keys / steps,
-              sampling_keys_outside_cpu_s_per_step=c_keys / steps,
+              sampling_noise_ahead_s_per_step=t_keys / steps,
+              sampling_noise_ahead_cpu_s_per_step=c_keys / steps,
               network_cpu_s_per_step=c_net / steps, sampling_cpu_s_per_step=c_draw / steps,
               sampling_ops=count_ops(body)["ops"])
 
@@ -241,6 +249,18 @@ def _limits(row: dict, bandwidth: float, peak: float) -> dict:
   return dict(model_flops_per_step=flops, bandwidth_gb_s=bandwidth, peak_gflop_s=peak,
               limit_s_per_step=max(t_bw, t_fl), limit_steps_per_s=1.0 / max(t_bw, t_fl),
               bound="cache bandwidth" if t_bw >= t_fl else "FLOPs")
+
+
+def tpu_sample_ops(config: str, topology: str) -> dict:
+  """The operations of the loop body of the sample program ``armodels compile`` builds for a config
+  (``aot.compile_config(..., what='sample')``: XLA's TPU compiler from libtpu, no TPU needed)."""
+  from armodels_jax import aot  # pylint: disable=g-import-not-at-top
+
+  report = aot.compile_config(config, topology, what="sample", keep_hlo=True, search=False)
+  program = report.programs["sample"]
+  name, body = loop_body(program.hlo)
+  return dict(case="tpu_sample", config=config, topology=topology, batch=program.batch, body=name,
+              **count_ops(body))
 
 
 def main() -> None:
@@ -256,8 +276,18 @@ def main() -> None:
   parser.add_argument("--parts", action="store_true",
                       help="also time the network alone and the sampling alone")
   parser.add_argument("--hlo-out", default=None, help="write the loop body's HLO (WaveNet batch 1)")
+  parser.add_argument("--tpu-config", default=None,
+                      help="also count the loop body of this config's TPU sample program (e.g. "
+                           "experiments/configs/wavenet_fsdd_paper.py; needs libtpu)")
+  parser.add_argument("--tpu-topology", default="v5e:2x2")
   args = parser.parse_args()
   print(f"# {_cpu_name()}, jax {jax.__version__}, devices {jax.devices()}")
+  if args.tpu_config:
+    row = tpu_sample_ops(args.tpu_config, args.tpu_topology)
+    print(f"TPU sample program ({row['config']}, {row['topology']}, {row['batch']} samples): "
+          f"{row['ops']} ops per step ({row['free_ops']} free); ops: "
+          + ", ".join(f"{k} {v}" for k, v in row["by_opcode"].items()))
+    print(json.dumps(row), flush=True)
   bandwidth, peak = args.bandwidth, args.peak
   for case in [c for c in args.cases.split(",") if c]:
     if case == "wavenet":
@@ -295,9 +325,10 @@ def _print(row: dict, bandwidth: float, peak: float) -> None:
     print(f"  parts: network alone {row['network_s_per_step'] * 1e6:.1f} us/step (CPU "
           f"{row['network_cpu_s_per_step'] * 1e6:.1f}), sampling alone "
           f"{row['sampling_s_per_step'] * 1e6:.1f} us/step (CPU "
-          f"{row['sampling_cpu_s_per_step'] * 1e6:.1f}; {row['sampling_ops']} ops); with the keys "
-          f"folded outside the loop {row['sampling_keys_outside_s_per_step'] * 1e6:.1f} us/step "
-          f"(CPU {row['sampling_keys_outside_cpu_s_per_step'] * 1e6:.1f})")
+          f"{row['sampling_cpu_s_per_step'] * 1e6:.1f}; {row['sampling_ops']} ops); with the noise "
+          f"of a chunk of steps drawn at once (as the sampler does) "
+          f"{row['sampling_noise_ahead_s_per_step'] * 1e6:.1f} us/step "
+          f"(CPU {row['sampling_noise_ahead_cpu_s_per_step'] * 1e6:.1f})")
   if "narrow_s_per_step" in row:
     print(f"  the same step with 8 residual and 32 skip channels ({row['narrow_ops']} ops, "
           f"1/43 of the weights): {row['narrow_s_per_step'] * 1e6:.1f} us/step (CPU "

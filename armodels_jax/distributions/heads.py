@@ -21,6 +21,13 @@ only) and ``sample(raw, key, temperature)``. A temperature ``T`` divides the
 logits (``T -> 0`` is the mode, ``T = 1`` the model itself); the mixtures also
 scale their components by ``T``.
 
+The discrete heads split ``sample`` in two: ``noise(key, batch_shape)`` draws
+its randomness (uniforms, Gumbel noise), which depends on the key alone, and
+``sample_with_noise(raw, noise, temperature)`` turns it into values, so that
+``sample(raw, key, T) == sample_with_noise(raw, noise(key, raw.shape[:-1]), T)``
+by construction. The cached sampler draws the noise of many steps at once,
+before it runs them (one vectorised draw instead of one small draw per step).
+
 Dimensions: ``...`` any leading axes, P raw parameters, L levels.
 """
 
@@ -37,6 +44,17 @@ from armodels_jax.distributions import mixtures
 
 def _scaled(logits: jnp.ndarray, temperature: float) -> jnp.ndarray:
   return logits if temperature == 1.0 else logits / temperature
+
+
+def gumbel_noise(key: jax.Array, shape: tuple[int, ...], dtype=jnp.float32) -> jnp.ndarray:
+  """The Gumbel noise of ``jax.random.categorical(key, logits)`` for logits of ``shape``."""
+  return jax.random.gumbel(key, shape, dtype)
+
+
+def gumbel_argmax(logits: jnp.ndarray, noise: jnp.ndarray) -> jnp.ndarray:
+  """``argmax(logits + noise)`` over the last axis, int32: with :func:`gumbel_noise` of a key, the
+  draw of ``jax.random.categorical(key, logits)``, value for value (the same sum and argmax)."""
+  return jnp.argmax(noise + logits, axis=-1).astype(jnp.int32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,14 +78,23 @@ class Bernoulli:
     sign = 2.0 * x.astype(logit.dtype) - 1.0
     return jax.nn.log_sigmoid(sign * logit)
 
-  def sample(self, raw: jnp.ndarray, key: jax.Array,
-             temperature: float = 1.0) -> jnp.ndarray:
-    """``raw [..., 1] -> [...]`` int32 in {0, 1}."""
+  def noise(self, key: jax.Array, batch_shape: tuple[int, ...],
+            dtype=jnp.float32) -> jnp.ndarray:
+    """The draw's randomness for ``raw [*batch_shape, 1]``: uniforms ``[*batch_shape]``."""
+    return jax.random.uniform(key, batch_shape, dtype)
+
+  def sample_with_noise(self, raw: jnp.ndarray, noise: jnp.ndarray,
+                        temperature: float = 1.0) -> jnp.ndarray:
+    """``raw [..., 1]``, :meth:`noise` ``[...]`` -> ``[...]`` int32 in {0, 1}."""
     logit = raw[..., 0]
     if temperature == 0.0:
       return (logit > 0).astype(jnp.int32)
-    u = jax.random.uniform(key, logit.shape, logit.dtype)
-    return (u < jax.nn.sigmoid(_scaled(logit, temperature))).astype(jnp.int32)
+    return (noise < jax.nn.sigmoid(_scaled(logit, temperature))).astype(jnp.int32)
+
+  def sample(self, raw: jnp.ndarray, key: jax.Array,
+             temperature: float = 1.0) -> jnp.ndarray:
+    """``raw [..., 1] -> [...]`` int32 in {0, 1}."""
+    return self.sample_with_noise(raw, self.noise(key, raw.shape[:-1], raw.dtype), temperature)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,12 +116,22 @@ class Categorical:
     logp = jax.nn.log_softmax(raw, axis=-1)
     return jnp.take_along_axis(logp, x[..., None].astype(jnp.int32), -1)[..., 0]
 
+  def noise(self, key: jax.Array, batch_shape: tuple[int, ...],
+            dtype=jnp.float32) -> jnp.ndarray:
+    """The draw's randomness for ``raw [*batch_shape, L]``: Gumbel noise ``[*batch_shape, L]``."""
+    return gumbel_noise(key, batch_shape + (self.num_levels,), dtype)
+
+  def sample_with_noise(self, raw: jnp.ndarray, noise: jnp.ndarray,
+                        temperature: float = 1.0) -> jnp.ndarray:
+    """``raw [..., L]``, :meth:`noise` ``[..., L]`` -> ``[...]`` int32 in ``[0, L)``."""
+    if temperature == 0.0:
+      return jnp.argmax(raw, axis=-1).astype(jnp.int32)
+    return gumbel_argmax(_scaled(raw, temperature), noise)
+
   def sample(self, raw: jnp.ndarray, key: jax.Array,
              temperature: float = 1.0) -> jnp.ndarray:
     """``raw [..., L] -> [...]`` int32 in ``[0, L)``."""
-    if temperature == 0.0:
-      return jnp.argmax(raw, axis=-1).astype(jnp.int32)
-    return jax.random.categorical(key, _scaled(raw, temperature)).astype(jnp.int32)
+    return self.sample_with_noise(raw, self.noise(key, raw.shape[:-1], raw.dtype), temperature)
 
 
 REAL_VALUED_KINDS = ("gaussian", "laplace", "logistic")

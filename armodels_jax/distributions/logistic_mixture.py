@@ -51,6 +51,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from armodels_jax.distributions.heads import gumbel_argmax, gumbel_noise
+
 # The paper's code clips log-scales below at -7.
 MIN_LOG_SCALE = -7.0
 # Below this bin width (in units of the scale) log(1 - exp(-d)) uses its series.
@@ -324,18 +326,28 @@ class DiscretizedLogisticMixture:
     p = self._run_probs(raw, first, width, 1, levels == 0, levels == self.num_levels - 1)
     return jnp.where(levels < self.num_levels, p, 0.0)
 
+  def noise(self, key: jax.Array, batch_shape: tuple[int, ...],
+            dtype=jnp.float32) -> jnp.ndarray:
+    """The draw's randomness for ``raw [*batch_shape, P]``: Gumbel noise ``[*batch_shape, L]``."""
+    return gumbel_noise(key, batch_shape + (self.num_levels,), dtype)
+
+  def sample_with_noise(self, raw: jnp.ndarray, noise: jnp.ndarray,
+                        temperature: float = 1.0) -> jnp.ndarray:
+    """``raw [..., P]``, :meth:`noise` ``[..., L]`` -> ``[...]`` int32 (see :meth:`sample`)."""
+    logp = self.log_probs(raw)
+    if temperature == 0.0:
+      return jnp.argmax(logp, axis=-1).astype(jnp.int32)
+    if temperature != 1.0:
+      logp = logp / temperature
+    return gumbel_argmax(logp, noise)
+
   def sample(self, raw: jnp.ndarray, key: jax.Array,
              temperature: float = 1.0) -> jnp.ndarray:
     """``raw [..., P] -> [...]`` int32: exact draws from :meth:`log_probs` ``/ T``.
 
     ``temperature == 0`` returns the most probable level.
     """
-    logp = self.log_probs(raw)
-    if temperature == 0.0:
-      return jnp.argmax(logp, axis=-1).astype(jnp.int32)
-    if temperature != 1.0:
-      logp = logp / temperature
-    return jax.random.categorical(key, logp).astype(jnp.int32)
+    return self.sample_with_noise(raw, self.noise(key, raw.shape[:-1], raw.dtype), temperature)
 
   # ---- the joint of a pixel -----------------------------------------------
 

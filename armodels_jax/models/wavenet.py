@@ -314,21 +314,27 @@ class WaveNet(ARModel):
     """Raw parameters ``[B, P]`` of sample t from the samples before t on the canvas and the queue.
 
     The same function as the full pass at position t (the same products, summed in the same
-    order up to XLA's choice of kernels), with few operations and no copies:
+    order up to XLA's choice of kernels), with few operations and no copies
+    (``experiments/profile_sampling_step.py`` counts them):
 
-    * one queue for every layer (``'cache'`` ``'queue'``, ``[sum (K - 1) d, R, 1]`` or ``[.., B, R]``), each layer a
-      ring-buffer segment of its ``(K - 1) d`` last inputs: ONE gather reads every past tap of
-      every layer at the start and ONE scatter writes every layer's input at t, in place, at the
-      end (per-layer queues cost a copy of every queue per step: 786 KB at batch 1);
-    * a layer's taps (past and current) go through one product with its ``[K R, 2R]`` kernel,
-      the biases and conditioning of all layers are added in the gate's fused operation;
+    * one queue for every layer (``'cache'`` ``'queue'``, ``[sum (K - 1) d, R]`` at batch 1, ``[..,
+      B, R]`` above), each layer a ring-buffer segment of its ``(K - 1) d`` last inputs: ONE gather
+      reads every past tap of every layer at the start and ONE scatter writes every layer's input
+      at t, in place, at the end (per-layer queues cost a copy of every queue per step);
+    * a layer's taps (past and current) go through one product with its ``[K R, 2R]`` kernel, the
+      biases and conditioning of all layers are added in the gate's fused operation: five
+      operations per layer (taps, product, gate, residual product, residual sum);
     * the skip connections of all layers in one product over the concatenated gated outputs;
-    * at batch 1 activations are columns ``[C, 1]``: no vector is transposed before a product
-      (at batch B > 1 they are rows ``[B, C]``, a plain matrix product);
+    * at batch 1 activations are vectors ``[C]``: no operand is reshaped or copied before a
+      product (columns ``[C, 1]`` cost a copy of every gated output); rows ``[B, C]`` above;
     * the input convolution's past tap is the embedding of sample t - 2, read from the canvas.
 
-    It reads the parameters as they are (the full pass's pytree); at init it builds them by
-    calling every submodule once.
+    Tried and not kept: the past taps of all layers in one batched product at the start (one
+    operation fewer per layer, but the sums split in two moved the paper-size conditionals 100x
+    further from the full pass: ``experiments/check_wavenet_decode.py``).
+
+    It reads the parameters as they are (the full pass's pytree); at init it builds them by calling
+    every submodule once.
     """
     batch = canvas.shape[0]
     parts = self._cond_parts(cond, batch)
@@ -344,22 +350,20 @@ class WaveNet(ARModel):
       prev = jax.lax.dynamic_index_in_dim(canvas, jnp.maximum(s - 1, 0), 1, keepdims=False)
       return jnp.where(s == 0, start, prev.astype(jnp.int32))  # [B]
 
-    # Batch 1: columns [C, 1], the layout of XLA's CPU matrix-vector product (no vector is
-    # transposed before a product); else rows [B, C], a plain matrix product.
-    cols = batch == 1
-    axis = 0 if cols else 1
+    # Batch 1: vectors [C] (XLA's matrix-vector product, no reshape); else rows [B, C].
+    vec = batch == 1
+    axis = 0 if vec else 1
 
-    def mm(x, kernel, bias):  # x [I, B] or [B, I] -> [O, B] or [B, O]
-      if cols:
-        return jax.lax.dot_general(kernel, x, (((0,), (0,)), ((), ()))) + bias[:, None]
-      return affine(x, kernel, bias)
+    def mm(x, kernel, bias=None):  # x [I] or [B, I] -> [O] or [B, O]
+      if not vec:
+        return affine(x, kernel, bias)
+      y = jax.lax.dot_general(kernel, x, (((0,), (0,)), ((), ())))
+      return y if bias is None else y + bias
 
-    def halves(g):  # [2R, B] or [B, 2R] -> the tanh and sigmoid halves
+    def halves(g):  # [2R] or [B, 2R] -> the tanh and sigmoid halves
       return jax.lax.slice_in_dim(g, 0, r, axis=axis), jax.lax.slice_in_dim(g, r, 2 * r, axis=axis)
 
-    def orient(x):  # [B, C] -> this layout
-      return x.T if cols else x
-
+    orient = (lambda x: x[0]) if vec else (lambda x: x)  # [B, C] -> this layout
     table = p["embed"]["embedding"]
     now = orient(table[shifted(t)])
     before = jnp.where(t >= 1, orient(table[shifted(jnp.maximum(t - 1, 0))]), 0).astype(now.dtype)
@@ -369,7 +373,7 @@ class WaveNet(ARModel):
     offsets, lengths = self._queue_layout()
     queue = self.variable("cache", "queue", jnp.zeros, (int(lengths.sum()),) + h.shape, h.dtype)
     back = (k - 1 - np.arange(k - 1))[None, :] * np.asarray(self.dilations)[:, None]  # [N, K-1]
-    past = queue.value[offsets[:, None] + (t - back) % lengths[:, None]]  # [N, K-1, *h.shape]
+    past = queue.value[offsets[:, None] + (t - back) % lengths[:, None]]  # [N, K-1, (B,) R]
     bias = self._global_bias(parts)  # [B, N, 2R] or None
     if "local" in parts:
       frame = jax.lax.dynamic_index_in_dim(parts["local"], t // self.local_hop, 1,
@@ -381,7 +385,7 @@ class WaveNet(ARModel):
       local = affine(upsampled, self.local_kernel.reshape(-1, n * c)).reshape(batch, n, c)
       bias = local if bias is None else bias + local
     if bias is not None:
-      bias = jnp.transpose(bias, (1, 2, 0) if cols else (1, 0, 2))  # [N, 2R, B] or [N, B, 2R]
+      bias = bias[0] if vec else jnp.transpose(bias, (1, 0, 2))  # [N, (B,) 2R]
     hs, zs = [], []
     for l in range(n):
       hs.append(h)
@@ -401,7 +405,7 @@ class WaveNet(ARModel):
     skip = mm(jnp.concatenate(zs, axis), p["skip_kernel"], p["skip_bias"])  # S channels
     hidden = mm(nn.relu(skip), p["out1"]["kernel"], p["out1"]["bias"])
     raw = mm(nn.relu(hidden), p["out2"]["kernel"], p["out2"]["bias"])  # P channels
-    return orient(raw)
+    return raw[None] if vec else raw
 
 
 def _sizes(event_shape: tuple[int, ...], num_levels: int, size: str) -> dict[str, Any]:

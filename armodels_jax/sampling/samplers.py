@@ -10,7 +10,10 @@ conditionals as the full pass -- which is what the tests check.
 * cached: a ``decode=True`` clone of the model processes one dimension per step
   inside ``lax.scan``, threading ``{'params', 'cache'}`` with
   ``mutable=['cache']`` (Flax's autoregressive-decoding convention). It visits
-  every step, prefix steps included, because they fill the caches.
+  every step, prefix steps included, because they fill the caches. The draws'
+  noise (``head.noise`` of ``fold_in(key, t)``, the values the head's
+  ``sample`` draws) is drawn for a chunk of steps at once, before they run
+  (:func:`_noise_chunk`).
 
 A per-example plan (``model.sampling_plan``) gives each example its order and
 extra call arguments (MADE, EoNADE: a mask set or ordering drawn per example,
@@ -29,6 +32,7 @@ Dimensions: B batch (num_samples), D = prod(event_shape), P raw parameters.
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import jax
@@ -103,21 +107,55 @@ def sample_cached(model, variables, key, num_samples: int, cond: Any = None,
   rows = jnp.arange(num_samples)
   order, call_kwargs, canvas = _plan(model, variables, key, flat_prefix, prefix_len, cond)
   cache = init_cache(decoder, num_samples, cond, call_kwargs)
-  params = {"params": variables["params"]}
+  params = variables["params"]
 
-  def step(carry, t):
-    canvas, cache = carry
+  head = model.head
+  chunk = _noise_chunk(head, num_samples, num_dims) if temperature != 0.0 else 0
+
+  def step(carry, t_noise):
+    (canvas, cache), (t, noise) = carry, t_noise
     x = canvas.reshape((num_samples,) + model.event_shape)
-    raw, updated = decoder.apply(
-        {**params, "cache": cache}, x, t, cond,
-        method=decoder.decode_step, mutable=["cache"], **call_kwargs)  # raw [B, P]
+    raw, cache = decode.step(decoder, params, cache, x, t, cond, call_kwargs)  # raw [B, P]
     pos = order[:, t]  # [B]
-    value = model.head.sample(raw, jax.random.fold_in(key, t), temperature)
+    if noise is None:
+      value = head.sample(raw, jax.random.fold_in(key, t), temperature)
+    else:
+      value = head.sample_with_noise(raw, noise, temperature)
     value = jnp.where(t < prefix_len, canvas[rows, pos], value)
-    return (canvas.at[rows, pos].set(value), updated["cache"]), None
+    return (canvas.at[rows, pos].set(value), cache), None
 
-  (canvas, _), _ = jax.lax.scan(step, (canvas, cache), jnp.arange(num_dims))
+  if not chunk:  # the head draws its noise at each step
+    (canvas, _), _ = jax.lax.scan(step, (canvas, cache), (jnp.arange(num_dims), None))
+    return canvas.reshape((num_samples,) + model.event_shape)
+
+  def run_chunk(carry, ts):  # ts [C]: the noise of C steps in one draw, then the C steps
+    noise = jax.vmap(lambda t: head.noise(jax.random.fold_in(key, t), (num_samples,)))(ts)
+    return jax.lax.scan(step, carry, (ts, noise))[0], None
+
+  steps = jnp.arange(num_dims).reshape(num_dims // chunk, chunk)
+  (canvas, _), _ = jax.lax.scan(run_chunk, (canvas, cache), steps)
   return canvas.reshape((num_samples,) + model.event_shape)
+
+
+# The noise of the draws of one chunk of steps is at most this many elements (16 MB in float32).
+_NOISE_ELEMENTS = 1 << 22
+
+
+def _noise_chunk(head, num_samples: int, num_dims: int, most: int = 128) -> int:
+  """Steps whose draws' noise :func:`sample_cached` draws at once: the largest divisor of
+  ``num_dims`` up to ``most`` whose noise fits in ``_NOISE_ELEMENTS``; 0 (a draw per step) for a head
+  without ``noise`` or when only a chunk of 1 fits.
+
+  ``head.noise`` depends on the key alone, so the noise of C steps can be drawn before they run: one
+  vectorised draw (threefry over C x B x L counters) instead of C small ones, each a rolled loop of
+  small operations on a CPU. ``sample_with_noise`` then gives the values ``sample`` would give.
+  """
+  if not hasattr(head, "noise"):
+    return 0
+  per_step = math.prod(jax.eval_shape(lambda: head.noise(jax.random.key(0), (num_samples,))).shape)
+  fits = max(1, min(most, _NOISE_ELEMENTS // max(per_step, 1)))
+  chunk = max(c for c in range(1, fits + 1) if num_dims % c == 0)
+  return chunk if chunk > 1 else 0
 
 
 @functools.partial(jax.jit, static_argnames=("model",))
@@ -141,7 +179,7 @@ def cached_conditionals(model, variables, x, cond: Any = None, order=None,
   call_kwargs = call_kwargs or {}
   batch = x.shape[0]
   cache = init_cache(decoder, batch, cond, call_kwargs)
-  params = {"params": variables["params"]}
+  params = variables["params"]
   flat_x = x.reshape(batch, -1)
   if order is None:
     order = jnp.broadcast_to(jnp.arange(model.num_dims), flat_x.shape)
@@ -151,10 +189,8 @@ def cached_conditionals(model, variables, x, cond: Any = None, order=None,
   # The canvas at step t holds x at the dimensions visited before t and zeros elsewhere, as in sampling.
   def step(cache, t):
     canvas = jnp.where(rank < t, flat_x, 0).astype(flat_x.dtype)
-    raw, updated = decoder.apply(
-        {**params, "cache": cache}, canvas.reshape(x.shape), t, cond,
-        method=decoder.decode_step, mutable=["cache"], **call_kwargs)
-    return updated["cache"], raw
+    raw, cache = decode.step(decoder, params, cache, canvas.reshape(x.shape), t, cond, call_kwargs)
+    return cache, raw
 
   _, raws = jax.lax.scan(step, cache, jnp.arange(model.num_dims))  # [D, B, P] by step
   raws = jnp.moveaxis(raws, 0, 1)  # [B, D, P] by step

@@ -66,3 +66,29 @@ def test_make_head_errors():
     make_head("bernoulli", 5)
   with pytest.raises(ValueError, match="expected head"):
     make_head("gaussian", 5)
+
+
+@pytest.mark.parametrize("head", [Bernoulli(), Categorical(7), None])  # None: a logistic mixture
+def test_noise_drawn_ahead_gives_the_draws_of_the_key(head):
+  # The cached sampler draws the noise of many steps at once (vmap over fold_in(key, t)), then
+  # sample_with_noise: the values must be those of sample(raw, fold_in(key, t)), and those of
+  # jax.random's own draw (categorical / uniform), so that samples stay those of the naive sampler.
+  from armodels_jax.models.image_output import image_head  # pylint: disable=g-import-not-at-top
+  head = head or image_head("logistic_mixture", 9, 1, 3)
+  raw = jnp.asarray(np.random.default_rng(0).normal(size=(6, 5, head.num_params)) * 3, jnp.float32)
+  key = jax.random.key(4)
+  ahead = jax.vmap(lambda t: head.noise(jax.random.fold_in(key, t), (5,)))(jnp.arange(6))
+  for temperature in (1.0, 0.7):
+    drawn = np.stack([np.asarray(head.sample(raw[t], jax.random.fold_in(key, t), temperature))
+                      for t in range(6)])
+    given = np.asarray(jax.vmap(lambda r, z: head.sample_with_noise(r, z, temperature))(raw, ahead))
+    np.testing.assert_array_equal(given, drawn)
+    keys = [jax.random.fold_in(key, t) for t in range(6)]
+    if isinstance(head, Bernoulli):
+      ref = [jax.random.uniform(k, (5,)) < jax.nn.sigmoid(raw[t, :, 0] / temperature)
+             for t, k in enumerate(keys)]
+    else:
+      logits = raw if isinstance(head, Categorical) else head.log_probs(raw)
+      ref = [jax.random.categorical(k, logits[t] / temperature) for t, k in enumerate(keys)]
+    np.testing.assert_array_equal(drawn, np.stack([np.asarray(r) for r in ref]).astype(np.int32))
+  assert len(np.unique(drawn)) > 1  # the draws are not all one value: the comparison bites

@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 
 import armodels_jax as arm
+from armodels_jax.distributions import make_head
+from armodels_jax.sampling import samplers
 
 import model_checks  # noqa: E402
 
@@ -145,6 +147,18 @@ def test_decode_builds_the_same_parameters():
   assert "dilated3" in step["params"] and "residual3" not in step["params"]
   # One queue for every layer: sum over layers of (K - 1) d past inputs, rows [B, R] at batch 2.
   assert step["cache"]["queue"].shape == (sum(model.dilations), 2, model.residual_channels)
+
+
+def test_the_cached_sampler_draws_its_noise_ahead_in_chunks():
+  # The categorical head's noise of a chunk of steps is drawn at once (a divisor of D up to 128);
+  # a head without noise (real-valued) or a D with no divisor but 1 draws per step.
+  head = arm.models.create("wavenet", event_shape=(10,), num_levels=4, size="tiny").head
+  assert samplers._noise_chunk(head, 4, 10) == 10
+  assert samplers._noise_chunk(head, 1, 16000) == 128
+  assert samplers._noise_chunk(head, 1, 131) == 0
+  assert samplers._noise_chunk(head, 1 << 14, 16000) == 64  # 64 x 16384 x 4 = 1 << 22 elements
+  assert samplers._noise_chunk(head, 1 << 20, 16000) == 0  # one step's noise fills the budget
+  assert samplers._noise_chunk(make_head("gaussian", None, 2), 1, 16) == 0
 
 
 @pytest.mark.parametrize("overrides", [dict(), dict(num_classes=2, **LOCAL),

@@ -278,16 +278,37 @@ def wanted_batch(row: Row, facts: dict, target: str) -> int:
 
 
 def is_current(cell: dict, row: Row, batch: int) -> bool:
-  """Whether a cached cell was compiled for this row's present batch and overrides."""
-  return cell.get("batch") == batch and tuple(cell.get("overrides", ())) == tuple(row.overrides)
+  """Whether a cached cell was compiled for this row's present batch and overrides (and, when it
+  compiled, counted its loops)."""
+  return (cell.get("batch") == batch and tuple(cell.get("overrides", ())) == tuple(row.overrides)
+          and ("train_while_loops" in cell.get("report", {}) or "report" not in cell))
+
+
+# What the subprocess runs: `armodels compile --what train --json` (aot.run_compile_command) plus a count
+# of the while loops in the compiled train step. XLA's cost analysis counts a loop's body once, not once
+# per iteration, so the FLOPs and bytes (and the roofline) of a program with a loop (a scan over time, rows,
+# dimensions or layers) are too low by about the trip count for the work inside the loop.
+_COMPILE = """
+import json, sys
+from armodels_jax import aot
+config, topology, dtype, batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+try:
+  r = aot.compile_config(config, topology, batch=batch, dtype=dtype, what="train", overrides=sys.argv[5:],
+                         keep_hlo=True)
+except ValueError as e:
+  sys.exit(f"armodels compile: error: {e}")
+print(aot.format_report(r), flush=True)
+d = r.as_dict()
+d["train_while_loops"] = sum(" while(" in line for line in r.programs["train"].hlo.splitlines())
+print(json.dumps(d), flush=True)
+"""
 
 
 def run_cell(row: Row, target: str, dtype: str, timeout: int, tree: str) -> dict:
   facts = _config_facts(row)
   batch = wanted_batch(row, facts, target)
-  cmd = [sys.executable, "-m", "armodels_jax.cli", "compile", "--config", os.path.join(CONFIGS, row.config),
-         "--topology", TARGETS[target], "--dtype", dtype, "--what", "train", "--batch", str(batch), "--json",
-         *[f"--config.{o}" for o in row.overrides]]
+  cmd = [sys.executable, "-c", _COMPILE, os.path.join(CONFIGS, row.config), TARGETS[target], dtype, str(batch),
+         *row.overrides]
   env = {**os.environ, "JAX_PLATFORMS": "cpu",
          "PYTHONPATH": tree + os.pathsep + os.environ.get("PYTHONPATH", "")}
   cell = {"row": row.name, "target": target, "dtype": dtype, "batch": batch, "overrides": list(row.overrides),
@@ -343,16 +364,18 @@ def cell_line(row: Row, length: dict, target: str, dtype: str, cell: dict | None
   head = f"| {row.name} | {target} | {dtype} | {batch} |"
   code = (cell or {}).get("code", "(not recorded)")
   if cell is None:
-    return f"{head} **not compiled yet** | | | | | | | |"
+    return f"{head} **not compiled yet** | | | | | | | | |"
   if _float32_only(cell):
-    return f"{head} n/a: the model computes in float32 only | | | | | | | {code} |"
+    return f"{head} n/a: the model computes in float32 only | | | | | | | | {code} |"
   r = cell.get("report")
   if r is None:
-    return f"{head} error: {cell.get('error', '?')[:100]} | | | | | | | {code} |"
+    return f"{head} error: {cell.get('error', '?')[:100]} | | | | | | | | {code} |"
   step = r["step_s_roofline"]
   p = project(step, length["steps"], r["chips"], row.epoch_examples, length["batch"])
   fits = "yes" if r["fits"] else f"**no** (largest per-chip batch that fits: {r.get('max_per_chip_batch', '?')})"
-  return (f"{head} {fits} | {r['hbm_gib']:.2f} | {step * 1e3:.2f} | {roofline_bound(r)} | "
+  loops = r.get("train_while_loops")
+  loops = "?" if loops is None else f"**{loops}**: too low" if loops else "0"
+  return (f"{head} {fits} | {r['hbm_gib']:.2f} | {step * 1e3:.2f} | {roofline_bound(r)} | {loops} | "
           f"{fmt_hours(p['hours_per_epoch'])} | {fmt_hours(p['hours'])} | {fmt_hours(p['chip_hours'])} "
           f"| {code} |")
 
@@ -375,8 +398,8 @@ def rows_table(lengths: dict[str, dict]) -> list[str]:
 
 
 def cells_table(lengths: dict[str, dict], cells: dict) -> list[str]:
-  lines = ["| row | slice | dtype | global batch | fits | HBM GiB/chip | roofline ms/step | bound | hours/epoch "
-           "| hours | chip-hours | compiled by |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+  lines = ["| row | slice | dtype | global batch | fits | HBM GiB/chip | roofline ms/step | bound | loops "
+           "| hours/epoch | hours | chip-hours | compiled by |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
   for target, dtype in PRIORITY:
     for r in ROWS:
       lines.append(cell_line(r, lengths[r.name], target, dtype, cells.get((r.name, target, dtype))))
@@ -469,6 +492,11 @@ def write_report(cells: dict, facts_by_row: dict[str, dict]) -> str:
       "overlap); **bound** says which term sets it.",
       "- **hours** = the row's steps x the roofline step; **chip-hours** = hours x chips (what a slice is "
       "billed by); **hours/epoch** = ceil(examples per epoch / batch) x the roofline step. All are lower bounds.",
+      "- **loops**: while loops in the compiled train step (a scan over time, rows, diagonals, dimensions or "
+      "layers). XLA's `cost_analysis()` counts a loop's body once, not once per iteration (checked with jax "
+      "0.10.2: a 100-step `fori_loop` of a 64x64 matmul reports the FLOPs of one matmul), so where loops > 0 "
+      "the FLOPs, bytes, roofline and hours are **too low**, by up to the trip count for the work inside the "
+      "loop: for those rows the hours are not a projection. `?`: compiled before loops were counted.",
       "", "## Rows: batch, training length and their source", "",
       "`length from`: *paper steps* or *paper epochs* (steps = ceil(epochs x examples per epoch / batch)), "
       "or *config* where the paper (and the authors' code) gives no length: the config's `train.num_steps`, "

@@ -531,6 +531,26 @@ def write_report(cells: dict, facts_by_row: dict[str, dict]) -> str:
   return text
 
 
+def _take_lock(path: str) -> int | None:
+  """An exclusive lock file holding this process's id; None while a live process holds it (the lock of a
+  process that is gone is taken over)."""
+  for _ in range(2):
+    try:
+      fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+      os.write(fd, str(os.getpid()).encode())
+      return fd
+    except FileExistsError:
+      try:
+        with open(path) as f:
+          os.kill(int(f.read().strip() or 0), 0)
+        return None  # Its holder is alive.
+      except (ProcessLookupError, ValueError):
+        os.remove(path)
+      except PermissionError:
+        return None
+  return None
+
+
 def _facts_all() -> dict[str, dict]:
   return {r.name: _config_facts(r) for r in ROWS}
 
@@ -571,15 +591,26 @@ def main(argv=None) -> int:
     for target, dtype in [c for c in PRIORITY if c[0] in args.targets and c[1] in args.dtypes]:
       for row in rows:
         path = _cell_path(row.name, target, dtype)
+        if os.path.exists(path):  # Read again: another runner may have written it meanwhile.
+          with open(path) as f:
+            cells[(row.name, target, dtype)] = json.load(f)
         old = cells.get((row.name, target, dtype))
         if old is not None and is_current(old, row, wanted_batch(row, facts[row.name], target)) and (
             "report" in old or _float32_only(old)):
           continue
-        print(f"{row.name} {target} {dtype} ...", flush=True)
-        cell = run_cell(row, target, dtype, args.timeout, tree)
-        with open(path, "w") as f:
-          json.dump(cell, f, indent=1)
-        cells[(row.name, target, dtype)] = cell
+        lock = _take_lock(path + ".lock")  # One runner per cell: runners over one cache share the work.
+        if lock is None:
+          print(f"{row.name} {target} {dtype}: another runner holds it ({path}.lock)", flush=True)
+          continue
+        try:
+          print(f"{row.name} {target} {dtype} ...", flush=True)
+          cell = run_cell(row, target, dtype, args.timeout, tree)
+          with open(path, "w") as f:
+            json.dump(cell, f, indent=1)
+          cells[(row.name, target, dtype)] = cell
+        finally:
+          os.close(lock)
+          os.remove(path + ".lock")
         print(f"  {'error: ' + cell['error'] if 'error' in cell else 'done'} ({cell.get('wall_s', 0):.0f} s)",
               flush=True)
   # Stale cells (compiled for another batch or other overrides) stay in the cache but not in the table.

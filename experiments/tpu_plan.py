@@ -358,6 +358,12 @@ def roofline_bound(report: dict) -> str:
           else "bytes")
 
 
+def _loops(report: dict) -> str:
+  """The loops column: ``'0'``, ``'**2**: too low'`` (XLA counted each loop body once), ``'?'``."""
+  loops = report.get("train_while_loops")
+  return "?" if loops is None else f"**{loops}**: too low" if loops else "0"
+
+
 def cell_line(row: Row, length: dict, target: str, dtype: str, cell: dict | None) -> str:
   """One line of the cells table; a missing cell is marked 'not compiled yet'."""
   batch = round_batch(length["batch"], CHIPS[target])
@@ -373,9 +379,7 @@ def cell_line(row: Row, length: dict, target: str, dtype: str, cell: dict | None
   step = r["step_s_roofline"]
   p = project(step, length["steps"], r["chips"], row.epoch_examples, length["batch"])
   fits = "yes" if r["fits"] else f"**no** (largest per-chip batch that fits: {r.get('max_per_chip_batch', '?')})"
-  loops = r.get("train_while_loops")
-  loops = "?" if loops is None else f"**{loops}**: too low" if loops else "0"
-  return (f"{head} {fits} | {r['hbm_gib']:.2f} | {step * 1e3:.2f} | {roofline_bound(r)} | {loops} | "
+  return (f"{head} {fits} | {r['hbm_gib']:.2f} | {step * 1e3:.2f} | {roofline_bound(r)} | {_loops(r)} | "
           f"{fmt_hours(p['hours_per_epoch'])} | {fmt_hours(p['hours'])} | {fmt_hours(p['chip_hours'])} "
           f"| {code} |")
 
@@ -413,7 +417,8 @@ def _cpu_rows() -> dict[str, dict]:
     return {r["name"]: r for r in json.load(f).get("rows", [])}
 
 
-def mnist_here_vs_v5e(lengths: dict[str, dict], cells: dict, cpu: dict[str, dict]) -> list[str]:
+def mnist_here_vs_v5e(lengths: dict[str, dict], cells: dict, cpu: dict[str, dict],
+                      sizes: dict[str, str]) -> list[str]:
   """The binarized-MNIST rows: what they cost on this CPU (experiments/results/reproduce.json) beside
   the v5e-8 float32 projection at the paper's size, batch and steps."""
   lines = ["| row | reached here | here: size, batch, steps | here: CPU hours | v5e-8: hours to the plan's steps "
@@ -428,7 +433,8 @@ def mnist_here_vs_v5e(lengths: dict[str, dict], cells: dict, cpu: dict[str, dict
       here = ("not run here", "", "")
     else:
       steps = int(c.get("steps_before") or 0) + int(c["steps_trained"])
-      size = next((o.split("=")[1] for o in c.get("train_options", []) if o.startswith("model.size=")), "config's")
+      size = next((o.split("=")[1] for o in c.get("train_options", []) if o.startswith("model.size=")),
+                  sizes.get(r.name, "?"))
       reached = (f"yes ({c['valid_nll_nats']:.2f} / {c['published']})" if c.get("met")
                  else f"no ({c['valid_nll_nats']:.2f} nats, paper {c.get('published') or 'none'})")
       here = (reached, f"{size}, {c['batch_size']}, {steps:,}",
@@ -437,28 +443,29 @@ def mnist_here_vs_v5e(lengths: dict[str, dict], cells: dict, cpu: dict[str, dict
       v5e = ("not compiled yet", "")
     else:
       n = lengths[r.name]
-      v5e = (fmt_hours(project(rep["step_s_roofline"], n["steps"], 8, None, n["batch"])["hours"]),
-             fmt_hours(project(rep["step_s_roofline"], steps, 8, None, n["batch"])["hours"]) if c else "")
+      low = " (loops: too low)" if rep.get("train_while_loops") else ""
+      v5e = (fmt_hours(project(rep["step_s_roofline"], n["steps"], 8, None, n["batch"])["hours"]) + low,
+             fmt_hours(project(rep["step_s_roofline"], steps, 8, None, n["batch"])["hours"]) + low if c else "")
     lines.append(f"| {r.name} | {here[0]} | {here[1]} | {here[2]} | {v5e[0]} | {v5e[1]} |")
   return lines
 
 
 def summary_table(lengths: dict[str, dict], cells: dict) -> list[str]:
   """The short table (BENCHMARKS.md): each row's v5e-8 float32 cell and how many of its 6 cells exist."""
-  lines = ["| row | batch | steps (from) | v5e-8 f32: fits | HBM GiB/chip | roofline ms/step | hours | "
-           "chip-hours | cells done |", "|---|---|---|---|---|---|---|---|---|"]
+  lines = ["| row | batch | steps (from) | v5e-8 f32: fits | HBM GiB/chip | roofline ms/step | loops | hours | "
+           "chip-hours | cells done |", "|---|---|---|---|---|---|---|---|---|---|"]
   for r in ROWS:
     n = lengths[r.name]
     done = sum((r.name, t, d) in cells for t in TARGETS for d in DTYPES)
     rep = (cells.get((r.name, "v5e-8", "float32")) or {}).get("report")
     head = f"| {r.name} | {n['batch']} | {n['steps']:,} ({n['steps_from']}) |"
     if rep is None:
-      lines.append(f"{head} not compiled yet | | | | | {done}/6 |")
+      lines.append(f"{head} not compiled yet | | | | | | {done}/6 |")
       continue
     p = project(rep["step_s_roofline"], n["steps"], rep["chips"], None, n["batch"])
     lines.append(f"{head} {'yes' if rep['fits'] else 'no'} | {rep['hbm_gib']:.2f} | "
-                 f"{rep['step_s_roofline'] * 1e3:.2f} | {fmt_hours(p['hours'])} | {fmt_hours(p['chip_hours'])} "
-                 f"| {done}/6 |")
+                 f"{rep['step_s_roofline'] * 1e3:.2f} | {_loops(rep)} | {fmt_hours(p['hours'])} | "
+                 f"{fmt_hours(p['chip_hours'])} | {done}/6 |")
   return lines
 
 
@@ -511,7 +518,7 @@ def write_report(cells: dict, facts_by_row: dict[str, dict]) -> str:
             "size small for the image models; CPU hours = seconds per step of the last phase x all steps, "
             "*about* where earlier phases are counted at that rate). *v5e-8*: the paper-size float32 train step's "
             "roofline (a lower bound) to the plan's steps, and to the number of steps trained here.", ""]
-  lines += mnist_here_vs_v5e(lengths, cells, _cpu_rows())
+  lines += mnist_here_vs_v5e(lengths, cells, _cpu_rows(), {k: v["size"] for k, v in facts_by_row.items()})
   lines += ["", "## Commands", "",
             "Compile a cell (any Linux x86_64 machine with `pip install -e '.[tpu]'`; the plan's own runner "
             "resumes: `nice -n 5 python experiments/tpu_plan.py [--rows ...] [--targets ...] [--dtypes ...]`):",

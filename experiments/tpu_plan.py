@@ -526,11 +526,13 @@ def write_report(cells: dict, facts_by_row: dict[str, dict]) -> str:
             ""]
   for r in ROWS:
     lines.append(f"    {compile_command(r, 'v5e-8', 'float32', round_batch(lengths[r.name]['batch'], 8))}")
-  lines += ["", "Train a row on a slice (`experiments/tpu/pod.sh`, after `create`, `copy`, `install`, `data`; "
-            "the batch and steps of the plan as overrides):", ""]
+  lines += ["", "Train a row on a v5e-8 (`experiments/tpu/pod.sh`, after `create`, `copy`, `install` and `data` "
+            "with the same `ACCELERATOR`, and `RUNTIME` set to the v5e software version of the Cloud TPU "
+            "documentation, `v2-alpha-tpuv5-lite` when this was written, not checked here; the plan's batch "
+            "and steps as overrides):", ""]
   for r in ROWS:
     n = lengths[r.name]
-    lines.append(f"    CONFIG=experiments/configs/{r.config} TPU_TYPE=v5litepod-8 experiments/tpu/pod.sh run "
+    lines.append(f"    CONFIG=experiments/configs/{r.config} ACCELERATOR=v5litepod-8 experiments/tpu/pod.sh run "
                  f"--config.train.batch_size={round_batch(n['batch'], 8)} --config.train.num_steps={n['steps']}"
                  + "".join(f" '--config.{o}'" for o in r.overrides))
   text = "\n".join(lines) + "\n"

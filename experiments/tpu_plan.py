@@ -317,7 +317,8 @@ def run_cell(row: Row, target: str, dtype: str, timeout: int, tree: str) -> dict
           "command": compile_command(row, target, dtype, batch)}
   t0 = time.time()
   try:
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+    # In the tree's folder: `python -c` puts the working folder first on sys.path.
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=tree)
   except subprocess.TimeoutExpired:
     return {**cell, "wall_s": time.time() - t0, "error": f"compile over {timeout} s"}
   cell["wall_s"] = time.time() - t0

@@ -48,6 +48,34 @@ def _time(fn, repeats: int) -> float:
   return best
 
 
+def _compiled_cached(model, variables, key, batch: int, steps: int):
+  """The cached sampler compiled ahead of time (timed through this one compile), and XLA's figures of
+  it, the ones `armodels compile --what sample` reports for a TPU (armodels_jax.aot): the memory it
+  needs (``aot_memory_bytes``: arguments, outputs, temporaries, code) and, per call, ``aot_flops`` and
+  ``aot_bytes``. XLA's cost analysis counts the body of a loop once, so the figures of the compiled
+  program are multiplied by ``steps``, the length of the sampler's scan (D dimensions, or the samples of
+  an audio run); the set-up outside the scan is multiplied too (a small excess), and a loop inside the
+  step (``aot_loops`` > 1) is still counted once there, so the prediction is a floor.
+  experiments/device_summary.py turns the figures into a roofline time beside the measured one."""
+  compiled = sample_cached.lower(model, variables, key, batch, None, 1.0, None, 0).compile()
+  aot: dict = {"aot_scan_steps": steps}
+  try:
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    aot["aot_flops"] = float(cost["flops"]) * steps
+    aot["aot_bytes"] = float(cost["bytes accessed"]) * steps
+  except Exception:  # pylint: disable=broad-except  (not every backend has a cost analysis)
+    pass
+  try:
+    m = compiled.memory_analysis()
+    aot["aot_memory_bytes"] = int(m.argument_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes
+                                  + m.temp_size_in_bytes + m.generated_code_size_in_bytes)
+  except Exception:  # pylint: disable=broad-except
+    pass
+  aot["aot_loops"] = sum(" while(" in line for line in compiled.as_text().splitlines())
+  return (lambda: compiled(variables, key, None, None, 0)), aot
+
+
 def bench(name: str, event_shape, num_levels: int, size: str, batch: int,
           naive_steps: int, repeats: int, full_check: bool = False) -> dict:
   model = arm.models.create(name, event_shape=event_shape, num_levels=num_levels, size=size)
@@ -55,7 +83,7 @@ def bench(name: str, event_shape, num_levels: int, size: str, batch: int,
   key = jax.random.key(1)
   num_dims = model.num_dims
   naive = lambda: sample_naive(model, variables, key, batch, None, 1.0, None, 0, stop=naive_steps)
-  cached = lambda: sample_cached(model, variables, key, batch, None, 1.0, None, 0)
+  cached, aot = _compiled_cached(model, variables, key, batch, num_dims)
   t_naive_subset = _time(naive, repeats)
   t_cached = _time(cached, repeats)
   flat_naive = np.asarray(naive()).reshape(batch, -1)[:, :naive_steps]
@@ -65,7 +93,7 @@ def bench(name: str, event_shape, num_levels: int, size: str, batch: int,
   if full_check:  # one untimed naive run over every step, compared in full
     full = np.asarray(sample_naive(model, variables, key, batch, None, 1.0, None, 0))
     extra["identical_all_steps"] = bool((full == np.asarray(cached())).all())
-  return dict(**extra,model=name, size=size, event_shape=list(event_shape), num_levels=num_levels,
+  return dict(**extra, **aot, model=name, size=size, event_shape=list(event_shape), num_levels=num_levels,
               batch=batch, naive_steps_timed=naive_steps, naive_s_per_batch=t_naive,
               cached_s_per_batch=t_cached, ratio=t_naive / t_cached,
               identical_on_timed_steps=bool((flat_naive == flat_cached).all()))
@@ -98,12 +126,12 @@ def bench_audio(size: str, batch: int, length: int, naive_steps: int, repeats: i
   key = jax.random.key(1)
   naive = lambda: sample_naive(naive_model, variables, key, batch, None, 1.0, None, 0,
                                stop=naive_steps)
-  cached = lambda: sample_cached(probe, variables, key, batch, None, 1.0, None, 0)
+  cached, aot = _compiled_cached(probe, variables, key, batch, length)
   t_naive = _time(naive, repeats) / naive_steps  # s per generated sample (per batch step)
   t_cached = _time(cached, repeats) / length
   same = bool((np.asarray(naive())[:, :naive_steps] == np.asarray(cached())[:, :naive_steps]).all())
   per_stream = 1.0 / t_cached  # samples per second of each of the `batch` streams
-  return dict(model="wavenet", size=size, num_levels=256, batch=batch, receptive_field=window,
+  return dict(**aot, model="wavenet", size=size, num_levels=256, batch=batch, receptive_field=window,
               naive_steps_timed=naive_steps, cached_length=length,
               naive_s_per_sample=t_naive, cached_s_per_sample=t_cached, ratio=t_naive / t_cached,
               cached_samples_per_s_per_stream=per_stream,

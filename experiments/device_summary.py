@@ -153,12 +153,23 @@ def train_rows(bench: Any, peak: dict[str, Any] | None) -> list[dict[str, Any]]:
   return rows
 
 
-def sampling_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _sampler_prediction(row: dict[str, Any], peak: dict[str, Any] | None) -> float | None:
+  """The roofline seconds of one call of the cached sampler from its AOT figures (bench_sampling's
+  ``aot_flops`` and ``aot_bytes``: the compiled program's cost x the scan's length; the sampler computes
+  in float32)."""
+  if row.get("aot_flops") is None:
+    return None
+  return _roofline({"compute_dtype": "float32", "flops_per_step": row["aot_flops"],
+                    "bytes_per_step": row.get("aot_bytes")}, peak)
+
+
+def sampling_rows(rows: list[dict[str, Any]], peak: dict[str, Any] | None = None) -> list[dict[str, Any]]:
   out = []
   for r in rows:
     if r.get("model") == "wavenet":
       continue
     row = dict(r)
+    row["predicted_cached_s_per_batch"] = _sampler_prediction(r, peak)
     if r.get("model") == "pixelcnn_pp" and r.get("ratio"):
       row["ramachandran_speedup"] = RAMACHANDRAN_PIXELCNN_PP_SPEEDUP
       row["speedup_over_ramachandran"] = r["ratio"] / RAMACHANDRAN_PIXELCNN_PP_SPEEDUP
@@ -166,12 +177,14 @@ def sampling_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
   return out
 
 
-def audio_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def audio_rows(rows: list[dict[str, Any]], peak: dict[str, Any] | None = None) -> list[dict[str, Any]]:
   out = []
   for r in rows:
     if r.get("model") != "wavenet":
       continue
     row = dict(r)
+    call = _sampler_prediction(r, peak)
+    row["predicted_cached_s_per_sample"] = call / r["cached_length"] if call and r.get("cached_length") else None
     per_stream = r.get("cached_samples_per_s_per_stream")
     if per_stream:
       for rate in AUDIO_RATES_HZ:
@@ -190,8 +203,8 @@ def summarize(outdir: str) -> dict[str, Any]:
       "stages": stages(_read(os.path.join(outdir, "stages.tsv"))),
       "tests": junit(os.path.join(outdir, "tests.xml")),
       "train": train_rows(_json(os.path.join(outdir, "train.json")), peak),
-      "sampling": sampling_rows(json_lines(_read(os.path.join(outdir, "sampling.log")))),
-      "audio": audio_rows(json_lines(_read(os.path.join(outdir, "audio.log")))),
+      "sampling": sampling_rows(json_lines(_read(os.path.join(outdir, "sampling.log"))), peak),
+      "audio": audio_rows(json_lines(_read(os.path.join(outdir, "audio.log"))), peak),
   }
   return result
 
@@ -218,18 +231,32 @@ def table(result: dict[str, Any]) -> str:
     gib = lambda b: None if b is None else b / 2 ** 30  # noqa: E731
     lines.append(f"  AOT prediction beside measured: step {_fmt(r.get('predicted_step_s'), '.4f')} s (roofline) "
                  f"vs {_fmt(r['median_s'], '.4f')} s; memory {_fmt(gib(r.get('predicted_memory_bytes')), '.2f')} "
-                 f"GiB (XLA) vs {_fmt(gib(r.get('measured_peak_memory_bytes')), '.2f')} GiB (peak in use)")
+                 f"GiB (XLA) vs {_fmt(gib(r.get('measured_peak_memory_bytes')), '.2f')} GiB (peak in use)"
+                 + ("; the step has a loop, whose body XLA's cost analysis counts once: the predicted step is "
+                    "too low" if r.get("has_loop") else ""))
   for r in result["sampling"]:
     lines.append(f"sampling {r['model']} {r.get('size')} {tuple(r.get('event_shape', ()))} batch {r.get('batch')}: "
                  f"cached {_fmt(r.get('cached_s_per_batch'))} s, naive {_fmt(r.get('naive_s_per_batch'))} s, "
                  f"{_fmt(r.get('ratio'), '.0f')}x (Ramachandran: {RAMACHANDRAN_PIXELCNN_PP_SPEEDUP:.0f}x), "
                  f"identical {r.get('identical_on_timed_steps')}")
+    lines.append(_sampler_aot_line(r, r.get("predicted_cached_s_per_batch"), r.get("cached_s_per_batch"), "batch"))
   for r in result["audio"]:
     lines.append(f"audio wavenet {r.get('size')} batch {r.get('batch')}: "
                  f"{_fmt(r.get('cached_samples_per_s_per_stream'), '.0f')} samples/s per stream, real time x"
                  f"{_fmt(r.get('realtime_factor_16khz'), '.2f')} at 16 kHz, x{_fmt(r.get('realtime_factor_24khz'), '.2f')}"
                  f" at 24 kHz, identical {r.get('identical_on_timed_steps')}")
+    lines.append(_sampler_aot_line(r, r.get("predicted_cached_s_per_sample"), r.get("cached_s_per_sample"),
+                                   "sample"))
   return "\n".join(lines)
+
+
+def _sampler_aot_line(r: dict[str, Any], predicted: float | None, measured: float | None, unit: str) -> str:
+  gib = None if r.get("aot_memory_bytes") is None else r["aot_memory_bytes"] / 2 ** 30
+  loops = r.get("aot_loops")
+  note = "" if not loops or loops <= 1 else f"; {loops} loops in the program: a floor"
+  return (f"  AOT prediction beside measured: cached {_fmt(predicted, '.4g')} s/{unit} (roofline of the "
+          f"compiled sampler, its scan body x {r.get('aot_scan_steps', '?')}{note}) vs {_fmt(measured, '.4g')} "
+          f"s/{unit}; memory {_fmt(gib, '.3f')} GiB (XLA)")
 
 
 def device_info() -> dict[str, Any]:

@@ -115,10 +115,12 @@ def test_summary_computes_utilisation_speedups_and_real_time(tmp_path):
       "# cuda\npixelcnn_pp paper ...\n" + json.dumps(
           {"model": "pixelcnn_pp", "size": "paper", "event_shape": [32, 32, 3], "batch": 256,
            "ratio": 91.5, "cached_s_per_batch": 2.0, "naive_s_per_batch": 183.0,
-           "identical_on_timed_steps": True}) + "\n")
+           "identical_on_timed_steps": True, "aot_flops": 4.94e14, "aot_bytes": 9.6e12,
+           "aot_memory_bytes": 2 ** 29, "aot_loops": 3, "aot_scan_steps": 1024}) + "\n")
   (tmp_path / "audio.log").write_text(json.dumps(
       {"model": "wavenet", "size": "paper", "batch": 1, "cached_samples_per_s_per_stream": 48000.0,
-       "identical_on_timed_steps": True}) + "\n")
+       "identical_on_timed_steps": True, "aot_flops": 0.0, "aot_bytes": 4.8e10, "cached_length": 16000, "aot_scan_steps": 16000,
+       "cached_s_per_sample": 1 / 48000.0}) + "\n")
   summary = _summary_module()
   summary.main([str(tmp_path)])
   result = json.loads((tmp_path / "device_check.json").read_text())
@@ -135,7 +137,12 @@ def test_summary_computes_utilisation_speedups_and_real_time(tmp_path):
   assert bf16["predicted_memory_bytes"] == 3 * 2 ** 30
   (pp,) = result["sampling"]
   assert pp["speedup_over_ramachandran"] == pytest.approx(0.5)
+  # The sampler's AOT roofline: bytes (9.6e12 / 4.8e12 B/s = 2 s) over FLOPs in float32 (1 s).
+  assert pp["predicted_cached_s_per_batch"] == pytest.approx(2.0)
   (wave,) = result["audio"]
+  assert wave["predicted_cached_s_per_sample"] == pytest.approx(4.8e10 / 4.8e12 / 16000)
+  printed = summary.table(result)
+  assert printed.count("AOT prediction beside measured") == 4 and "3 loops" in printed  # 2 train, 2 samplers
   assert wave["realtime_factor_16khz"] == pytest.approx(3.0)
   assert wave["realtime_factor_24khz"] == pytest.approx(2.0)
 

@@ -24,7 +24,7 @@ LAYERS = [
     # 1. Models and their likelihood, sampling and decode interface.
     ["models", "sampling", "api"],
     # 2. Applications of a model, and reading / writing a run's files.
-    ["checkpointing", "workdir", "inference", "evaluation", "compression", "anomaly"],
+    ["checkpointing", "param_storage", "workdir", "inference", "evaluation", "compression", "anomaly"],
     # 3. Data (the VQ-VAE's codes are a dataset, read from a finished stage-1 run) and output writers.
     ["data", "vqvae.model", "vqvae.quantizer", "vqvae.stage1", "vqvae.codes", "outputs"],
     # 4. Training: the one trainer and its tasks.

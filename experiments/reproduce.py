@@ -237,9 +237,8 @@ def train(row: Row, workdir: str, *, tiny: bool, device: str | None, init_from: 
 
 def trained_steps(workdir: str) -> tuple[int, int]:
   """(latest checkpointed step, the run's ``train.num_steps``) of a workdir the trainer has written."""
-  from armodels_jax import checkpointing  # pylint: disable=g-import-not-at-top
-  with open(os.path.join(workdir, "config.json")) as f:
-    wanted = int(json.load(f)["train"]["num_steps"])
+  from armodels_jax import checkpointing, workdir as workdir_files  # pylint: disable=g-import-not-at-top
+  wanted = int(workdir_files.read_config(workdir)["train"]["num_steps"])
   return checkpointing.latest_step(workdir) or 0, wanted
 
 

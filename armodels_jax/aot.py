@@ -43,6 +43,7 @@ import ml_collections
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from armodels_jax import hlo_cost
 from armodels_jax.layers import conv_ops
 from armodels_jax.training import config as config_lib
 from armodels_jax.training import optim
@@ -247,9 +248,24 @@ class ProgramReport:
   lowered: str = dataclasses.field(default="", repr=False)  # The StableHLO before XLA (with keep_hlo).
   refused: str = ""  # XLA's out-of-memory message when it refused to compile the program.
   # While loops in the compiled program (a scan over time, rows or layers). XLA's cost analysis counts a
-  # loop's body once, not once per iteration, so with loops `flops`, `bytes_accessed` and the roofline
-  # are lower bounds (jax 0.10.2: a 100-step fori_loop of one matmul reports one matmul's FLOPs).
+  # loop's body once, not once per iteration (jax 0.10.2: a 100-step fori_loop of one matmul reports one
+  # matmul's FLOPs), so `flops` and `bytes_accessed` above are XLA's figures with each body once, and
+  # `loop_flops` / `loop_bytes` the repeated trips' matmul FLOPs and memory traffic read from the HLO by
+  # `armodels_jax.hlo_cost` (its trip counts). Loops whose trip count XLA does not know are counted once.
   while_loops: int = 0
+  unknown_trip_loops: int = 0
+  loop_flops: float = 0.0
+  loop_bytes: float = 0.0
+
+  @property
+  def step_flops(self) -> float:
+    """FLOPs of one run of the program, every loop's trips included."""
+    return self.flops + self.loop_flops
+
+  @property
+  def step_bytes(self) -> float:
+    """Bytes of memory traffic of one run of the program, every loop's trips included."""
+    return self.bytes_accessed + self.loop_bytes
 
   @property
   def total_bytes(self) -> int:
@@ -258,17 +274,22 @@ class ProgramReport:
     return self.argument_bytes + self.output_bytes - self.alias_bytes + self.temp_bytes + self.code_bytes
 
   def roofline_s(self, chip: Chip) -> float:
-    return max(self.flops / chip.peak_bf16_flops, self.bytes_accessed / chip.hbm_bytes_per_s)
+    return max(self.step_flops / chip.peak_bf16_flops, self.step_bytes / chip.hbm_bytes_per_s)
+
+  def loop_dict(self) -> dict[str, Any]:
+    """The JSON fields on loops: ``flops`` and ``bytes`` hold the trips; these say how."""
+    return {"while_loops": self.while_loops, "unknown_trip_loops": self.unknown_trip_loops,
+            "xla_flops": self.flops, "xla_bytes": self.bytes_accessed, "loop_flops": self.loop_flops,
+            "loop_bytes": self.loop_bytes, "costs_are_lower_bounds": self.unknown_trip_loops > 0}
 
   def as_dict(self, chip: Chip) -> dict[str, Any]:
     return {"batch": self.batch, "hbm_gib": self.total_bytes / GIB,
             "fits": self.total_bytes <= chip.hbm_bytes,
             "argument_gib": self.argument_bytes / GIB, "output_gib": self.output_bytes / GIB,
             "alias_gib": self.alias_bytes / GIB, "temp_gib": self.temp_bytes / GIB,
-            "code_mib": self.code_bytes / 2 ** 20, "flops": self.flops, "bytes": self.bytes_accessed,
+            "code_mib": self.code_bytes / 2 ** 20, "flops": self.step_flops, "bytes": self.step_bytes,
             "step_s_roofline": self.roofline_s(chip), "compile_s": self.compile_s,
-            "compile_cpu_s": self.compile_cpu_s, "while_loops": self.while_loops,
-            "cost_counts_loop_bodies_once": self.while_loops > 0,
+            "compile_cpu_s": self.compile_cpu_s, **self.loop_dict(),
             **({"refused": self.refused} if self.refused else {})}
 
 
@@ -302,13 +323,13 @@ class Report:
     m = self.main
     step_s = m.roofline_s(self.chip)
     out = {"fits": self.fits, "hbm_gib": self.hbm_bytes / GIB, "hbm_per_chip_gib": self.chip.hbm_bytes / GIB,
-           "flops": m.flops, "bytes": m.bytes_accessed, "step_s_roofline": step_s,
+           "flops": m.step_flops, "bytes": m.step_bytes, "step_s_roofline": step_s,
            "examples_per_s_roofline": m.batch / step_s if step_s > 0 else None,
            "compile_s": sum(p.compile_s for p in self.programs.values()),
            "compile_cpu_s": sum(p.compile_cpu_s for p in self.programs.values()), "chips": self.chips,
            "hosts": self.hosts, "topology": self.topology, "chip": self.chip.name, "dtype": self.dtype,
            "global_batch": self.global_batch, "per_chip_batch": self.global_batch // self.chips,
-           "while_loops": m.while_loops, "cost_counts_loop_bodies_once": m.while_loops > 0,
+           **m.loop_dict(),
            "programs": {k: p.as_dict(self.chip) for k, p in self.programs.items()}}
     if self.max_per_chip_batch is not None:
       out["max_per_chip_batch"] = self.max_per_chip_batch
@@ -329,12 +350,15 @@ def format_report(report: Report) -> str:
         f"{p.total_bytes / GIB:.2f} GiB/chip (arguments {p.argument_bytes / GIB:.2f}, outputs "
         f"{p.output_bytes / GIB:.2f}, aliased {p.alias_bytes / GIB:.2f}, temporaries "
         f"{p.temp_bytes / GIB:.2f}, code {p.code_bytes / 2 ** 20:.1f} MiB); "
-        f"{p.flops / 1e12:.3f} TFLOP and {p.bytes_accessed / 1e9:.2f} GB per chip; roofline "
+        f"{p.step_flops / 1e12:.3f} TFLOP and {p.step_bytes / 1e9:.2f} GB per chip; roofline "
         f"{step_s * 1e3:.2f} ms ({p.batch / step_s if step_s else float('inf'):.0f} examples/s); "
         f"compiled in {p.compile_s:.1f} s ({p.compile_cpu_s:.1f} s of CPU)")
-    if p.while_loops:
-      lines.append(f"         {p.while_loops} while loop(s): XLA's cost counts each loop body once, so "
-                   f"its TFLOP, GB and roofline are lower bounds")
+    if p.unknown_trip_loops:
+      lines.append(f"         {p.unknown_trip_loops} of {p.while_loops} while loop(s) without a known trip "
+                   f"count, counted once: the TFLOP, GB and roofline are lower bounds")
+    elif p.while_loops:
+      lines.append(f"         {p.while_loops} while loop(s), their trips counted: XLA's cost analysis "
+                   f"counts a loop body once and gave {p.flops / 1e12:.3f} TFLOP, {p.bytes_accessed / 1e9:.2f} GB")
   if not report.fits:
     lines.append(f"does not fit: needs {report.hbm_bytes / GIB:.2f} GiB per chip of "
                  f"{c.hbm_bytes / GIB:.0f}")
@@ -399,13 +423,16 @@ def _compile(name: str, fn: Callable, args: Sequence[Any], batch: int, keep_hlo:
   cost = compiled.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else (cost or {})
   hlo = compiled.as_text()
+  loops = hlo_cost.loop_costs(hlo)
   return ProgramReport(
       name=name, batch=batch, argument_bytes=int(mem.argument_size_in_bytes),
       output_bytes=int(mem.output_size_in_bytes), alias_bytes=int(mem.alias_size_in_bytes),
       temp_bytes=int(mem.temp_size_in_bytes), code_bytes=int(mem.generated_code_size_in_bytes),
       flops=float(cost.get("flops", 0.0)), bytes_accessed=float(cost.get("bytes accessed", 0.0)),
       compile_s=seconds, compile_cpu_s=cpu_seconds, hlo=hlo if keep_hlo else "",
-      lowered=lowered.as_text() if keep_hlo else "", while_loops=count_while_loops(hlo))
+      lowered=lowered.as_text() if keep_hlo else "", while_loops=loops.while_loops,
+      unknown_trip_loops=loops.unknown_trip_loops, loop_flops=loops.missing_flops,
+      loop_bytes=loops.missing_bytes)
 
 
 def count_while_loops(hlo_text: str) -> int:

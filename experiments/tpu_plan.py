@@ -280,15 +280,26 @@ def wanted_batch(row: Row, facts: dict, target: str) -> int:
 
 def is_current(cell: dict, row: Row, batch: int) -> bool:
   """Whether a cached cell was compiled for this row's present batch and overrides (and, when it
-  compiled, counted its loops)."""
+  compiled a program with loops, counted their trips: `_loops_stale`)."""
   return (cell.get("batch") == batch and tuple(cell.get("overrides", ())) == tuple(row.overrides)
-          and ("train_while_loops" in cell.get("report", {}) or "report" not in cell))
+          and not ("report" in cell and _loops_stale(cell["report"])))
+
+
+def _loops_stale(report: dict) -> bool:
+  """A cell compiled before the plan counted loops, or with loops before their trips were counted
+  (`armodels_jax.hlo_cost`; such a report has no ``xla_flops``)."""
+  return "train_while_loops" not in report or (report["train_while_loops"] > 0 and "xla_flops" not in report)
+
+
+def _too_low(report: dict) -> bool:
+  """Whether the cell's FLOPs, bytes and roofline leave out loop trips (stale, or trips unknown)."""
+  return _loops_stale(report) or report.get("unknown_trip_loops", 0) > 0
 
 
 # What the subprocess runs: `armodels compile --what train --json` (aot.run_compile_command) plus a count
-# of the while loops in the compiled train step. XLA's cost analysis counts a loop's body once, not once
-# per iteration, so the FLOPs and bytes (and the roofline) of a program with a loop (a scan over time, rows,
-# dimensions or layers) are too low by about the trip count for the work inside the loop.
+# of the while loops in the compiled train step (counted here too so that a --code-tree checkout from
+# before the loops were costed still says how many there are). XLA's cost analysis counts a loop's body
+# once, not once per iteration; the report's FLOPs and bytes add the loops' trips (armodels_jax.hlo_cost).
 _COMPILE = """
 import json, sys
 from armodels_jax import aot
@@ -361,9 +372,17 @@ def roofline_bound(report: dict) -> str:
 
 
 def _loops(report: dict) -> str:
-  """The loops column: ``'0'``, ``'**2**: too low'`` (XLA counted each loop body once), ``'?'``."""
+  """The loops column: ``'0'``; ``'2, trips counted'``; ``'**2**: too low'`` (compiled before trips
+  were counted, or some trip counts unknown: XLA counted each such loop body once); ``'?'``."""
   loops = report.get("train_while_loops")
-  return "?" if loops is None else f"**{loops}**: too low" if loops else "0"
+  if loops is None:
+    return "?"
+  if not loops:
+    return "0"
+  if _loops_stale(report):
+    return f"**{loops}**: too low (compiled before trips were counted)"
+  unknown = report.get("unknown_trip_loops", 0)
+  return f"**{loops}** ({unknown} of unknown length): too low" if unknown else f"{loops}, trips counted"
 
 
 def cell_line(row: Row, length: dict, target: str, dtype: str, cell: dict | None) -> str:
@@ -445,7 +464,7 @@ def mnist_here_vs_v5e(lengths: dict[str, dict], cells: dict, cpu: dict[str, dict
       v5e = ("not compiled yet", "")
     else:
       n = lengths[r.name]
-      low = " (loops: too low)" if rep.get("train_while_loops") else ""
+      low = " (loops: too low)" if _too_low(rep) else ""
       v5e = (fmt_hours(project(rep["step_s_roofline"], n["steps"], 8, None, n["batch"])["hours"]) + low,
              fmt_hours(project(rep["step_s_roofline"], steps, 8, None, n["batch"])["hours"]) + low if c else "")
     lines.append(f"| {r.name} | {here[0]} | {here[1]} | {here[2]} | {v5e[0]} | {v5e[1]} |")
@@ -503,9 +522,12 @@ def write_report(cells: dict, facts_by_row: dict[str, dict]) -> str:
       "billed by); **hours/epoch** = ceil(examples per epoch / batch) x the roofline step. All are lower bounds.",
       "- **loops**: while loops in the compiled train step (a scan over time, rows, diagonals, dimensions or "
       "layers). XLA's `cost_analysis()` counts a loop's body once, not once per iteration (checked with jax "
-      "0.10.2: a 100-step `fori_loop` of a 64x64 matmul reports the FLOPs of one matmul), so where loops > 0 "
-      "the FLOPs, bytes, roofline and hours are **too low**, by up to the trip count for the work inside the "
-      "loop: for those rows the hours are not a projection. `?`: compiled before loops were counted.",
+      "0.10.2: a 100-step `fori_loop` of a 64x64 matmul reports the FLOPs of one matmul). The FLOPs and bytes "
+      "here add the other trips, read from the compiled HLO (`armodels_jax/hlo_cost.py`: each loop's trip "
+      "count from its condition and step, the matrix products' FLOPs and the instructions' memory traffic of "
+      "its body): *trips counted*. **too low**: a cell compiled before the trips were counted (rerun the plan "
+      "to recompile it) or with a loop of unknown length, whose FLOPs, bytes, roofline and hours leave out "
+      "trips and are not a projection. `?`: compiled before loops were counted.",
       "", "## Rows: batch, training length and their source", "",
       "`length from`: *paper steps* or *paper epochs* (steps = ceil(epochs x examples per epoch / batch)), "
       "or *config* where the paper (and the authors' code) gives no length: the config's `train.num_steps`, "

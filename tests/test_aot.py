@@ -152,9 +152,9 @@ def test_compile_takes_config_overrides():
 
 
 def test_loops_are_counted_because_xla_costs_a_loop_body_once():
-  """`ProgramReport.while_loops` flags the programs whose FLOPs, bytes and roofline are lower bounds:
-  XLA's cost analysis counts a while loop's body once, however many times it runs (checked here on the
-  host's compiler; if XLA ever counts the trips, the flag is obsolete and this test says so)."""
+  """Why `armodels_jax.hlo_cost` exists: XLA's cost analysis counts a while loop's body once, however
+  many times it runs (checked here on the host's compiler; if XLA ever counts the trips, adding them
+  would count them twice, and this test says so)."""
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
 
   x = jnp.ones((64, 64), jnp.float32)

@@ -20,7 +20,7 @@ ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 
 LAYERS = [
     # 0. Foundations: no model code.
-    ["runtime_env", "config", "distributions", "layers"],
+    ["runtime_env", "config", "distributions", "layers", "hlo_cost"],
     # 1. Models and their likelihood, sampling and decode interface.
     ["models", "sampling", "api"],
     # 2. Applications of a model, and reading / writing a run's files.

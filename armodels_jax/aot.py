@@ -280,7 +280,8 @@ class ProgramReport:
     """The JSON fields on loops: ``flops`` and ``bytes`` hold the trips; these say how."""
     return {"while_loops": self.while_loops, "unknown_trip_loops": self.unknown_trip_loops,
             "xla_flops": self.flops, "xla_bytes": self.bytes_accessed, "loop_flops": self.loop_flops,
-            "loop_bytes": self.loop_bytes, "costs_are_lower_bounds": self.unknown_trip_loops > 0}
+            "loop_bytes": self.loop_bytes, "costs_are_lower_bounds": self.unknown_trip_loops > 0,
+            "loop_cost_version": hlo_cost.VERSION}
 
   def as_dict(self, chip: Chip) -> dict[str, Any]:
     return {"batch": self.batch, "hbm_gib": self.total_bytes / GIB,

@@ -11,8 +11,9 @@ This module reads the compiled HLO text (``Compiled.as_text()``), where XLA reco
 ``known_trip_count`` in its backend config, and estimates what each computation costs:
 
 * FLOPs: the matrix products and convolutions (``dot``: 2 x output elements x the contracted size;
-  ``convolution``: 2 x output elements x the kernel's elements per output feature), the work that
-  dominates these models; elementwise arithmetic is left out.
+  ``convolution``: 2 x output elements x the kernel's elements per output feature), and elementwise
+  arithmetic and reductions at one FLOP per element, as XLA counts them (transcendental functions,
+  which XLA counts apart, are left out).
 * bytes: for every instruction of a computation that touches memory (a fusion counts as one
   instruction, its inside is on-chip), the bytes of its operands and of its result, which is how
   XLA's own ``bytes accessed`` is made up.
@@ -33,6 +34,9 @@ import dataclasses
 import math
 import re
 
+# Changes when what the estimate counts changes, so that saved figures can tell they are out of date.
+VERSION = 2
+
 _BYTES = {"pred": 1, "s2": 0.25, "u2": 0.25, "s4": 0.5, "u4": 0.5, "s8": 1, "u8": 1, "s16": 2, "u16": 2,
           "f16": 2, "bf16": 2, "s32": 4, "u32": 4, "f32": 4, "s64": 8, "u64": 8, "f64": 8, "c64": 8,
           "c128": 16, "token": 0, "opaque": 0}
@@ -40,6 +44,11 @@ _ARRAY = re.compile(r"\b([a-z]+[0-9a-z]*)\[([^\]]*)\]")
 _HEADER = re.compile(r"^(?:ENTRY\s+)?%?([\w.\-]+)\s*\((.*)\)\s*->\s*(.*)\{\s*$")
 _INSTRUCTION = re.compile(r"^\s*(ROOT\s+)?%([\w.\-]+)\s*=\s*(.*)$")
 _NAME = re.compile(r"%([\w.\-]+)")
+# Elementwise arithmetic: one FLOP per result element, as XLA's own cost analysis counts it (which counts
+# transcendental functions apart, not as FLOPs); ``reduce``: one per element reduced.
+_ELEMENTWISE = {"add", "subtract", "multiply", "divide", "maximum", "minimum", "negate", "abs", "compare",
+                "select", "clamp", "power", "remainder", "sign", "floor", "ceil", "round-nearest-afz",
+                "round-nearest-even", "and", "or", "xor", "not", "atan2"}
 # Instructions that move no data of their own (views, tuples, control) or whose data is counted where
 # their callee is costed.
 _NO_TRAFFIC = {"parameter", "constant", "tuple", "get-tuple-element", "bitcast", "while", "call",
@@ -395,6 +404,10 @@ class _Estimator:
     c = Cost()
     if ins.opcode in ("dot", "convolution"):
       c.flops = _matmul_flops(ins, shapes)
+    elif ins.opcode in _ELEMENTWISE:
+      c.flops = _elements_and_bytes(ins.shape)[0]
+    elif ins.opcode == "reduce" and ins.operands:
+      c.flops = _elements_and_bytes(shapes.get(ins.operands[0], ""))[0]
     if traffic and ins.opcode not in _NO_TRAFFIC and not ins.opcode.endswith("-done"):
       c.bytes = self._traffic(ins, shapes)
     if ins.opcode == "fusion" or ins.opcode.endswith("-start"):

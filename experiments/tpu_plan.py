@@ -285,10 +285,14 @@ def is_current(cell: dict, row: Row, batch: int) -> bool:
           and not ("report" in cell and _loops_stale(cell["report"])))
 
 
+LOOP_COST_VERSION = 2  # armodels_jax.hlo_cost.VERSION of the figures this table takes
+
+
 def _loops_stale(report: dict) -> bool:
-  """A cell compiled before the plan counted loops, or with loops before their trips were counted
-  (`armodels_jax.hlo_cost`; such a report has no ``xla_flops``)."""
-  return "train_while_loops" not in report or (report["train_while_loops"] > 0 and "xla_flops" not in report)
+  """A cell compiled before the plan counted loops, or with loops before their trips were counted as
+  `armodels_jax.hlo_cost` counts them now (``loop_cost_version``)."""
+  return "train_while_loops" not in report or (
+      report["train_while_loops"] > 0 and report.get("loop_cost_version") != LOOP_COST_VERSION)
 
 
 def _too_low(report: dict) -> bool:

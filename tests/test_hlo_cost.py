@@ -43,6 +43,9 @@ def test_scanned_gradient_costs_what_the_unrolled_one_costs_on_the_host():
   assert loops.missing_bytes > 0
   none = hlo_cost.loop_costs(unrolled.as_text())
   assert (none.while_loops, none.missing_flops, none.missing_bytes) == (0, 0.0, 0.0)
+  # Where both count the same program, this estimate is XLA's (products, elementwise work, traffic).
+  assert none.once.flops == pytest.approx(_xla_flops(unrolled), rel=0.05)
+  assert loops.once.flops == pytest.approx(_xla_flops(scanned), rel=0.05)
 
 
 # A counted loop as XLA:TPU writes it (no known_trip_count): i from 2 while i < 11, i += 3 -> 3 trips,
@@ -83,15 +86,16 @@ ENTRY %main (x: f32[8,16], w.1: f32[16,16]) -> f32[8,16] {
 }
 """
 _PRODUCT = 2 * 8 * 16 * 16
+_TRIP = _PRODUCT + 2  # the product, the counter's add and the condition's compare
 
 
 @pytest.mark.parametrize("bound,trips", [("11", 3), ("12", 4), ("2", 0), ("3", 1)])
 def test_trip_count_read_from_the_condition_and_step(bound, trips):
   loops = hlo_cost.loop_costs(_TEXT.replace("BOUND", bound))
   assert (loops.while_loops, loops.unknown_trip_loops) == (1, 0)
-  assert loops.once.flops == _PRODUCT
-  assert loops.scaled.flops == trips * _PRODUCT
-  assert loops.missing_flops == (trips - 1) * _PRODUCT
+  assert loops.once.flops == _TRIP
+  assert loops.scaled.flops == trips * _TRIP
+  assert loops.missing_flops == (trips - 1) * _TRIP
 
 
 def test_a_loop_of_unknown_length_is_counted_once_and_reported():
@@ -99,13 +103,13 @@ def test_a_loop_of_unknown_length_is_counted_once_and_reported():
   text = _TEXT.replace("%bound = s32[] constant(BOUND)", "%bound = s32[] get-tuple-element(%arg), index=0")
   loops = hlo_cost.loop_costs(text)
   assert (loops.while_loops, loops.unknown_trip_loops) == (1, 1)
-  assert loops.missing_flops == 0 and loops.scaled.flops == _PRODUCT
+  assert loops.missing_flops == 0 and loops.scaled.flops == _TRIP
 
 
 def test_trip_count_written_by_the_compiler_is_used():
   text = _TEXT.replace("BOUND", "11").replace(
       "condition=%cond, body=%body", 'condition=%cond, body=%body, backend_config={"known_trip_count":{"n":"5"}}')
-  assert hlo_cost.loop_costs(text).scaled.flops == 5 * _PRODUCT
+  assert hlo_cost.loop_costs(text).scaled.flops == 5 * _TRIP
 
 
 needs_tpu = pytest.mark.skipif(

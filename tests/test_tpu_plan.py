@@ -81,13 +81,15 @@ def test_cells_table_lists_missing_failed_and_done_cells(plan):
   assert cols[7] == "bytes"  # 8.19 GB / 819 GB/s = 10 ms > 1 GFLOP / 197 TFLOP/s.
   assert "2" in cols[8] and "too low" in cols[8]  # compiled before the trips were counted
   assert not plan.is_current({"batch": 104, "overrides": list(row.overrides), "report": report}, row, 104)
-  counted = {**report, "xla_flops": 5e8, "unknown_trip_loops": 0}
+  counted = {**report, "xla_flops": 5e8, "unknown_trip_loops": 0, "loop_cost_version": plan.LOOP_COST_VERSION}
   assert plan.is_current({"batch": 104, "overrides": list(row.overrides), "report": counted}, row, 104)
   line = plan.cell_line(row, length, "v5e-8", "float32", {"report": counted, "code": "plan@abc"})
   assert [c.strip() for c in line.strip("|").split("|")][8] == "2, trips counted"
   unknown = plan.cell_line(row, length, "v5e-8", "float32",
                            {"report": {**counted, "unknown_trip_loops": 1}, "code": "plan@abc"})
   assert "too low" in unknown.strip("|").split("|")[8]
+  from armodels_jax import hlo_cost  # pylint: disable=g-import-not-at-top
+  assert plan.LOOP_COST_VERSION == hlo_cost.VERSION  # the plan takes the figures aot writes now
   assert cols[10] == plan.fmt_hours(40_000 * 0.01 / 3600) and cols[11] == plan.fmt_hours(40_000 * 0.01 * 8 / 3600)
   lengths = {r.name: plan.plan_length(r, 16, 1000) for r in plan.ROWS}
   table = plan.cells_table(lengths, {})

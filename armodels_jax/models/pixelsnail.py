@@ -118,6 +118,10 @@ class PixelSNAIL(ImageModel):
     head_kind: ``"logistic_mixture"`` (the paper), ``"categorical"``,
       ``"bernoulli"`` or ``"auto"``.
     num_components: mixture components (10 in the paper).
+    scan_blocks: the full pass runs the blocks as one ``lax.scan`` over their stacked
+      parameters (see `_scan_blocks`), so that XLA compiles one block, not num_blocks. The
+      parameters keep the unrolled layout (``block{b}_resnet{r}``, ``block{b}_attention``,
+      ``block{b}_mix``) either way; only the dropout draw of ``train=True`` differs.
     decode: build the one-pixel-per-call decoder (used by the sampler).
   """
 
@@ -130,6 +134,7 @@ class PixelSNAIL(ImageModel):
   dropout_rate: float = 0.0
   head_kind: str = "logistic_mixture"
   num_components: int = 10
+  scan_blocks: bool = True
   decode: bool = False
 
   has_decode = True
@@ -151,20 +156,22 @@ class PixelSNAIL(ImageModel):
     if not 0.0 <= self.dropout_rate < 1.0:
       raise ValueError(f"PixelSNAIL expects dropout_rate in [0, 1), got {self.dropout_rate}")
 
-  def setup(self):
+  def _resnet(self, kernel=None, **kwargs) -> GatedResnet:
+    """A gated residual unit of a block (``kernel=(1, 1)``: the block's final mixer)."""
+    return GatedResnet(self.features, conv="down_right", dropout_rate=self.dropout_rate,
+                       kernel=kernel, width=self.event_shape[1], **kwargs)
+
+  def _attention(self, **kwargs) -> CausalSelfAttention:
     height, width, _ = self.event_shape
+    return CausalSelfAttention(self.key_size, self.value_size, self.num_heads, strict=True,
+                               decode=self.decode, max_length=height * width, **kwargs)
+
+  def setup(self):
     self.input_layer = nn.Dense(self.features, name="input")
-    resnet = lambda name, kernel=None: GatedResnet(
-        self.features, conv="down_right", dropout_rate=self.dropout_rate, kernel=kernel,
-        width=width, name=name)
-    self.resnets = [[resnet(f"block{b}_resnet{r}") for r in range(self.num_resnets)]
+    self.resnets = [[self._resnet(name=f"block{b}_resnet{r}") for r in range(self.num_resnets)]
                     for b in range(self.num_blocks)]
-    self.attentions = [
-        CausalSelfAttention(self.key_size, self.value_size, self.num_heads, strict=True,
-                            decode=self.decode, max_length=height * width,
-                            name=f"block{b}_attention")
-        for b in range(self.num_blocks)]
-    self.mixers = [resnet(f"block{b}_mix", (1, 1)) for b in range(self.num_blocks)]
+    self.attentions = [self._attention(name=f"block{b}_attention") for b in range(self.num_blocks)]
+    self.mixers = [self._resnet((1, 1), name=f"block{b}_mix") for b in range(self.num_blocks)]
     self.output = self.channel_output()
     if self.decode:
       self.previous = [_Slot(name=f"block{b}_previous") for b in range(self.num_blocks)]
@@ -179,15 +186,60 @@ class PixelSNAIL(ImageModel):
     ul = self.input_layer(_neighbours(padded))  # [B, H, W, F]
     pos = _positions(jnp.arange(height)[:, None], jnp.arange(width)[None, :], height, width)
     pos = jnp.broadcast_to(pos[None], (batch, height, width, 2)).astype(image.dtype)  # [B, H, W, 2]
-    flat = lambda a: a.reshape(batch, height * width, a.shape[-1])
-    for resnets, attention, mixer in zip(self.resnets, self.attentions, self.mixers):
-      for unit in resnets:
-        ul = unit(ul, train=train)
-      kv = jnp.concatenate([ul, image, pos], axis=-1)  # [B, H, W, F + C + 2]
-      q = jnp.concatenate([ul, pos], axis=-1)  # [B, H, W, F + 2]
-      a = attention(flat(q), flat(kv)).reshape(batch, height, width, self.value_size)
-      ul = mixer(ul, a, train=train)
+    if self.scan_blocks and self.num_blocks > 1 and not self.is_initializing():
+      ul = self._scan_blocks(ul, image, pos, train)
+    else:
+      for resnets, attention, mixer in zip(self.resnets, self.attentions, self.mixers):
+        ul = self._block(ul, image, pos, train, resnets, attention, mixer)
     return nn.elu(ul)
+
+  def _block(self, ul, image, pos, train, resnets, attention, mixer):
+    """One block on ``ul [B, H, W, F]``: its 2x2 units, the attention over their output, the
+    1x1 mixer (given the modules, or callables with their signatures)."""
+    batch = ul.shape[0]
+    height, width, _ = self.event_shape
+    flat = lambda a: a.reshape(batch, height * width, a.shape[-1])
+    for unit in resnets:
+      ul = unit(ul, None, None, train)
+    kv = jnp.concatenate([ul, image, pos], axis=-1)  # [B, H, W, F + C + 2]
+    q = jnp.concatenate([ul, pos], axis=-1)  # [B, H, W, F + 2]
+    a = attention(flat(q), flat(kv)).reshape(batch, height, width, self.value_size)
+    return mixer(ul, a, None, train)
+
+  def _scan_blocks(self, ul, image, pos, train):
+    """The blocks as one ``lax.scan`` (MaxText's ``scan_layers``; PixelCNN++'s ``_scan_blocks``).
+
+    Block b's parameters, stored as separate trees (``block{b}_resnet{r}``, ``block{b}_attention``,
+    ``block{b}_mix``), are stacked along a new leading axis on the way in; their gradients flow back
+    to the trees through the stack. Each step applies unbound copies of the units, the attention
+    and the mixer (same classes and attributes) to its slice. Dropout keys are split from one
+    ``'dropout'`` key per call (the unrolled pass draws one per unit instead).
+    """
+    params = self.variables["params"]
+    parts = [f"resnet{r}" for r in range(self.num_resnets)] + ["attention", "mix"]
+    stacked = {part: jax.tree.map(lambda *leaves: jnp.stack(leaves),
+                                  *[params[f"block{b}_{part}"] for b in range(self.num_blocks)])
+               for part in parts}
+    unit, attention, mixer = (self._resnet(parent=None), self._attention(parent=None),
+                              self._resnet((1, 1), parent=None))
+    dropout = train and self.dropout_rate > 0
+    keys = (jax.random.split(self.make_rng("dropout"), (self.num_blocks, self.num_resnets + 1))
+            if dropout else None)
+
+    def bind(module, p, key=None):
+      def call(*args):
+        return module.apply({"params": p}, *args, rngs=None if key is None else {"dropout": key})
+      return call
+
+    def step(ul, xs):
+      p, key = xs
+      key = [None] * (self.num_resnets + 1) if key is None else key
+      units = [bind(unit, p[f"resnet{r}"], key[r]) for r in range(self.num_resnets)]
+      return self._block(ul, image, pos, train, units, bind(attention, p["attention"]),
+                         bind(mixer, p["mix"], key[-1])), None
+
+    ul, _ = jax.lax.scan(step, ul, (stacked, keys))
+    return ul
 
   def __call__(self, x: jnp.ndarray, cond: Any = None, train: bool = False) -> jnp.ndarray:
     """``x [B, H, W, C]`` int -> raw head parameters ``[B, H, W, C, P]``."""

@@ -54,6 +54,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from armodels_jax.layers import scanned
 from armodels_jax.layers.attention import CausalSelfAttention
 from armodels_jax.layers.shifted_conv import GatedResnet
 from armodels_jax.models import registry
@@ -122,6 +123,8 @@ class PixelSNAIL(ImageModel):
       parameters (see `_scan_blocks`), so that XLA compiles one block, not num_blocks. The
       parameters keep the unrolled layout (``block{b}_resnet{r}``, ``block{b}_attention``,
       ``block{b}_mix``) either way; only the dropout draw of ``train=True`` differs.
+    remat_blocks: with ``scan_blocks``, the backward pass recomputes each scanned block from its
+      input instead of keeping its intermediates (``jax.checkpoint``, nothing saved).
     decode: build the one-pixel-per-call decoder (used by the sampler).
   """
 
@@ -135,6 +138,7 @@ class PixelSNAIL(ImageModel):
   head_kind: str = "logistic_mixture"
   num_components: int = 10
   scan_blocks: bool = True
+  remat_blocks: bool = False
   decode: bool = False
 
   has_decode = True
@@ -217,8 +221,7 @@ class PixelSNAIL(ImageModel):
     """
     params = self.variables["params"]
     parts = [f"resnet{r}" for r in range(self.num_resnets)] + ["attention", "mix"]
-    stacked = {part: jax.tree.map(lambda *leaves: jnp.stack(leaves),
-                                  *[params[f"block{b}_{part}"] for b in range(self.num_blocks)])
+    stacked = {part: scanned.stack([params[f"block{b}_{part}"] for b in range(self.num_blocks)])
                for part in parts}
     unit, attention, mixer = (self._resnet(parent=None), self._attention(parent=None),
                               self._resnet((1, 1), parent=None))
@@ -226,19 +229,14 @@ class PixelSNAIL(ImageModel):
     keys = (jax.random.split(self.make_rng("dropout"), (self.num_blocks, self.num_resnets + 1))
             if dropout else None)
 
-    def bind(module, p, key=None):
-      def call(*args):
-        return module.apply({"params": p}, *args, rngs=None if key is None else {"dropout": key})
-      return call
-
     def step(ul, xs):
       p, key = xs
       key = [None] * (self.num_resnets + 1) if key is None else key
-      units = [bind(unit, p[f"resnet{r}"], key[r]) for r in range(self.num_resnets)]
-      return self._block(ul, image, pos, train, units, bind(attention, p["attention"]),
-                         bind(mixer, p["mix"], key[-1])), None
+      units = [scanned.bound(unit, p[f"resnet{r}"], key[r]) for r in range(self.num_resnets)]
+      return self._block(ul, image, pos, train, units, scanned.bound(attention, p["attention"]),
+                         scanned.bound(mixer, p["mix"], key[-1])), None
 
-    ul, _ = jax.lax.scan(step, ul, (stacked, keys))
+    ul, _ = jax.lax.scan(scanned.remat(step) if self.remat_blocks else step, ul, (stacked, keys))
     return ul
 
   def __call__(self, x: jnp.ndarray, cond: Any = None, train: bool = False) -> jnp.ndarray:

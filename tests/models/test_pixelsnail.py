@@ -173,16 +173,17 @@ def test_scanned_blocks_equal_unrolled():
   variables = arm.init(unrolled, jax.random.key(3))
   assert {"block2_resnet1", "block2_attention", "block2_mix"} <= set(variables["params"])
   logp = lambda m: jax.jit(lambda v: api.log_prob_fn(m, v, x))
-  a, b = logp(model)(variables), logp(unrolled)(variables)
-  np.testing.assert_allclose(a, b, rtol=1e-6)
   grad = lambda m: jax.jit(jax.grad(lambda v: api.log_prob_fn(m, v, x).sum()))(variables)
-  g_scan, g_unrolled = grad(model), grad(unrolled)
-  assert jax.tree.structure(g_scan) == jax.tree.structure(g_unrolled)
+  expected, g_unrolled = logp(unrolled)(variables), grad(unrolled)
   # Relative to the largest gradient: the key biases' gradients are zero up to rounding (a shift of
   # every logit of a query), so their own scale is noise.
   largest = max(float(jnp.abs(b).max()) for b in jax.tree.leaves(g_unrolled))
-  for a, b in zip(jax.tree.leaves(g_scan), jax.tree.leaves(g_unrolled)):
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6 * largest)
+  for scanned in (model, model.clone(remat_blocks=True)):
+    np.testing.assert_allclose(logp(scanned)(variables), expected, rtol=1e-6)
+    g_scan = grad(scanned)
+    assert jax.tree.structure(g_scan) == jax.tree.structure(g_unrolled)
+    for a, b in zip(jax.tree.leaves(g_scan), jax.tree.leaves(g_unrolled)):
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6 * largest)
   dropped = model.clone(dropout_rate=0.5)
   train = jax.jit(lambda v, k: api.log_prob_fn(dropped, v, x, train=True, rng=k))
   np.testing.assert_array_equal(train(variables, jax.random.key(1)),
@@ -196,9 +197,9 @@ def test_scanned_program_does_not_grow_with_the_number_of_blocks():
   it generates, grows with them: BENCHMARKS.md, "TPU plan")."""
   x = jnp.zeros((2, 2, 2, 1), jnp.int32)
 
-  def products(n, scan):
+  def products(n, scan, remat=False):
     model = arm.models.create("pixelsnail", event_shape=(2, 2, 1), num_levels=2, size="tiny",
-                              num_blocks=n, scan_blocks=scan)
+                              num_blocks=n, scan_blocks=scan, remat_blocks=remat)
     shapes = jax.eval_shape(model.init, jax.random.key(0), x)
     grad = jax.grad(lambda v: api.log_prob_fn(model, v, x).sum())
     text = jax.jit(grad).lower(shapes).as_text()
@@ -206,3 +207,5 @@ def test_scanned_program_does_not_grow_with_the_number_of_blocks():
 
   assert products(2, True) == products(3, True)
   assert products(3, False) > products(2, False) > products(2, True)
+  # remat_blocks: the backward pass recomputes the block's forward products.
+  assert products(3, True, remat=True) > products(3, True)

@@ -72,6 +72,12 @@ sub-pixel ``t = (i, j, c)`` per call, state in the ``'cache'`` collection:
 
 So a step costs O(one pixel), plus O(one row) once per row.
 
+Compilation. The full pass runs layers 1 .. L - 1, which are identical, as one ``lax.scan`` over their
+parameters stacked at call time (``scan_blocks``; :mod:`armodels_jax.layers.scanned`); layer 0 runs on
+its own. For the paper size on TPU this cuts the generated code about 5 times (CIFAR-10, ``v5e:2x4``,
+batch 16: 26 MiB against 136 MiB; BENCHMARKS.md, "TPU plan"). The parameters keep one tree per layer
+either way. ``remat_blocks`` recomputes each layer in the backward pass.
+
 Dimensions: B batch, H height, W width, C image channels, p gate maps
 (``features``), n kernel size, L layers, F_s spatial-map features, F_out output
 features, P raw parameters per sub-pixel.

@@ -307,15 +307,9 @@ def test_scanned_layers_equal_unrolled():
 def test_scanned_program_does_not_grow_with_the_number_of_layers():
   """The lowered gradient program holds layer 0 and one scanned layer (as many convolutions for 3
   layers as for 4), one copy per layer when unrolled (BENCHMARKS.md, "TPU plan")."""
-  x = jnp.zeros((2, 2, 2, 1), jnp.int32)
-
   def products(n, scan):
-    model = arm.models.create("gated_pixelcnn", event_shape=(2, 2, 1), num_levels=2, size="tiny",
-                              num_layers=n, scan_blocks=scan)
-    shapes = jax.eval_shape(model.init, jax.random.key(0), x)
-    grad = jax.grad(lambda v: api.log_prob_fn(model, v, x).sum())
-    text = jax.jit(grad).lower(shapes).as_text()
-    return text.count("stablehlo.convolution") + text.count("stablehlo.dot_general")
+    return model_checks.gradient_products("gated_pixelcnn", (2, 2, 1), 2, num_layers=n,
+                                          scan_blocks=scan)
 
   assert products(3, True) == products(4, True)
   assert products(4, False) > products(3, False) > products(3, True)

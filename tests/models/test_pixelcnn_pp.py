@@ -195,15 +195,9 @@ def test_scanned_program_does_not_grow_with_the_number_of_resnets():
   """The lowered gradient program holds one copy of each resolution's block pair when scanned (as
   many convolutions for N = 2 as for N = 3), N copies when unrolled (what XLA:TPU compiles, and the
   code it generates, grows with them: BENCHMARKS.md, "TPU plan")."""
-  x = jnp.zeros((2, 4, 4, 1), jnp.int32)
-
   def products(n, scan, remat=False):
-    model = arm.models.create("pixelcnn_pp", event_shape=(4, 4, 1), num_levels=4, size="tiny",
-                              num_resnet=n, scan_blocks=scan, remat_blocks=remat)
-    shapes = jax.eval_shape(model.init, jax.random.key(0), x)
-    grad = jax.grad(lambda v: api.log_prob_fn(model, v, x).sum())
-    text = jax.jit(grad).lower(shapes).as_text()
-    return text.count("stablehlo.convolution") + text.count("stablehlo.dot_general")
+    return model_checks.gradient_products("pixelcnn_pp", (4, 4, 1), 4, num_resnet=n, scan_blocks=scan,
+                                          remat_blocks=remat)
 
   assert products(2, True) == products(3, True)
   assert products(3, False) > products(2, False) > products(2, True)

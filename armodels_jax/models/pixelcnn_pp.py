@@ -53,7 +53,10 @@ O(1) pixel of each resolution, plus one row at row starts.
 Compilation. The full pass scans over the N identical resnets of each resolution and pass
 (``scan_blocks``; MaxText's ``scan_layers``), so XLA generates code for each block once: for the paper
 size on TPU, 136 MiB of code and about 4 times less compile time than the unrolled pass
-(BENCHMARKS.md, "TPU plan"). The parameters keep one tree per block either way.
+(BENCHMARKS.md, "TPU plan"). The parameters keep one tree per block either way. The scan keeps
+every block's intermediates for the backward pass (7.91 GiB of temporaries per chip at batch 64 on
+``v5e:2x2``, against 2.96 unrolled); ``remat_blocks`` recomputes them instead (2.05 GiB, but a compile
+3.8 times longer), so it is off by default.
 
 Dimensions: B batch, H height, W width, C image channels, F filters, R
 resolutions, N resnets per resolution, P raw parameters per sub-pixel,
@@ -69,6 +72,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from armodels_jax.layers import scanned
 from armodels_jax.layers.shifted_conv import (
     _KERNEL_INIT, DownRightShiftedConv2D, DownRightShiftedDeconv2D, DownShiftedConv2D,
     DownShiftedDeconv2D, GatedResnet, down_shift, right_shift)
@@ -130,6 +134,8 @@ class PixelCNNPP(ImageModel):
       ``lax.scan`` over their stacked parameters (see `_scan_blocks`), so that XLA compiles
       each block once per resolution, not N times. The parameters keep the unrolled layout
       (``u_down_{r}_{k}``, ...) either way; only the dropout draw of ``train=True`` differs.
+    remat_blocks: with ``scan_blocks``, the backward pass recomputes each scanned block pair
+      from its input instead of keeping its intermediates (``jax.checkpoint``, nothing saved).
     decode: build the one-sub-pixel-per-call decoder (used by the sampler).
   """
 
@@ -141,6 +147,7 @@ class PixelCNNPP(ImageModel):
   dropout_rate: float = 0.5
   num_classes: int = 0
   scan_blocks: bool = True
+  remat_blocks: bool = False
   decode: bool = False
 
   has_decode = True
@@ -314,29 +321,23 @@ class PixelCNNPP(ImageModel):
     params = self.variables["params"]
 
     def stacked(kind):
-      trees = [params[f"{kind}_{direction}_{r}_{k}"] for k in range(self.num_resnet)]
-      return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
+      return scanned.stack([params[f"{kind}_{direction}_{r}_{k}"] for k in range(self.num_resnet)])
 
     make = lambda conv: GatedResnet(f, conv, self.dropout_rate, width=width // 2 ** r, parent=None)
     u_block, ul_block = make("down"), make("down_right")
     dropout = train and self.dropout_rate > 0
     keys = jax.random.split(self.make_rng("dropout"), (self.num_resnet, 2)) if dropout else None
 
-    def bind(block, p, key):
-      def call(*args):
-        return block.apply({"params": p}, *args, rngs=None if key is None else {"dropout": key})
-      return call
-
     def step(carry, xs):
       u, ul = carry
       pu, pul, key, u_skip, ul_skip = xs
       u, ul = self._pair(direction, u, ul, u_skip, ul_skip, hc, train,
-                         bind(u_block, pu, None if key is None else key[0]),
-                         bind(ul_block, pul, None if key is None else key[1]))
+                         scanned.bound(u_block, pu, None if key is None else key[0]),
+                         scanned.bound(ul_block, pul, None if key is None else key[1]))
       return (u, ul), ((u, ul) if direction == "down" else None)
 
     xs = (stacked("u"), stacked("ul"), keys, u_skips, ul_skips)
-    (u, ul), outputs = jax.lax.scan(step, (u, ul), xs)
+    (u, ul), outputs = jax.lax.scan(scanned.remat(step) if self.remat_blocks else step, (u, ul), xs)
     return (u, ul) + (outputs or (None, None))
 
   def __call__(self, x: jnp.ndarray, cond: Any = None, train: bool = False) -> jnp.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 from scipy import stats
 
 import armodels_jax as arm
+from armodels_jax import api
 from armodels_jax.sampling import cached_conditionals
 
 
@@ -157,3 +158,14 @@ def check_sample_frequencies(model, variables, cond=None, num: int = 20000,
 def scaled(variables, scale: float):
   """Variables times a scale: larger weights make the distribution far from uniform."""
   return jax.tree.map(lambda p: p * scale, variables)
+
+
+def gradient_products(name: str, shape: tuple[int, ...], levels: int, **overrides) -> int:
+  """Convolutions and matrix products in the lowered gradient of the log-likelihood of the ``tiny``
+  model ``name`` (with ``overrides``) over a batch of 2 (XLA compiles each of them separately)."""
+  model = arm.models.create(name, event_shape=shape, num_levels=levels, size="tiny", **overrides)
+  x = jnp.zeros((2,) + tuple(shape), jnp.int32)
+  shapes = jax.eval_shape(model.init, jax.random.key(0), x)
+  grad = jax.grad(lambda v: api.log_prob_fn(model, v, x).sum())
+  text = jax.jit(grad).lower(shapes).as_text()
+  return text.count("stablehlo.convolution") + text.count("stablehlo.dot_general")

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import armodels_jax as arm
+from armodels_jax import api
 from armodels_jax.models import gated_pixelcnn
 
 
@@ -270,3 +271,45 @@ def test_cached_sampling_equals_naive_with_cond():
 def test_sample_frequencies_follow_the_model():
   model, variables = _get(RGB)
   model_checks.check_sample_frequencies(model, variables, num=8000)
+
+
+# ---- scanned layers ----------------------------------------------------------------------------
+
+
+def test_scanned_layers_equal_unrolled():
+  """``scan_blocks`` (layers 1 .. L - 1 as one ``lax.scan``) keeps the parameter layout and gives the
+  unrolled pass's log-probabilities and gradients, with class and spatial conditioning, with and
+  without ``remat_blocks``."""
+  model = arm.models.create("gated_pixelcnn", event_shape=(3, 2, 3), num_levels=3, size="tiny",
+                            num_layers=4, num_classes=2, spatial_shape=(1, 1, 2))
+  unrolled = model.clone(scan_blocks=False)
+  assert model.scan_blocks
+  variables = _variables(unrolled, seed=3, scale=1.0)
+  x = jnp.asarray(np.random.default_rng(4).integers(0, 3, (2, 3, 2, 3)), jnp.int32)
+  cond = {"label": jnp.array([1, 0], jnp.int32),
+          "spatial": jnp.asarray(np.random.default_rng(5).normal(size=(2, 1, 1, 2)), jnp.float32)}
+  shapes = lambda m: jax.tree.map(lambda s: s.shape, jax.eval_shape(
+      m.init, jax.random.key(0), x[:1], jax.tree.map(lambda c: c[:1], cond))["params"])
+  assert shapes(model) == shapes(unrolled)
+  assert {"vertical3", "spatial_horizontal3", "class_vertical3"} <= set(variables["params"])
+  logp = lambda m: jax.jit(lambda v: api.log_prob_fn(m, v, x, cond))(variables)
+  grad = lambda m: jax.jit(jax.grad(lambda v: api.log_prob_fn(m, v, x, cond).sum()))(variables)
+  expected, g_unrolled = logp(unrolled), grad(unrolled)
+  largest = max(float(jnp.abs(b).max()) for b in jax.tree.leaves(g_unrolled))
+  for scanned in (model, model.clone(remat_blocks=True)):
+    np.testing.assert_allclose(logp(scanned), expected, rtol=1e-6)
+    g_scan = grad(scanned)
+    assert jax.tree.structure(g_scan) == jax.tree.structure(g_unrolled)
+    for a, b in zip(jax.tree.leaves(g_scan), jax.tree.leaves(g_unrolled)):
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6 * largest)
+
+
+def test_scanned_program_does_not_grow_with_the_number_of_layers():
+  """The lowered gradient program holds layer 0 and one scanned layer (as many convolutions for 3
+  layers as for 4), one copy per layer when unrolled (BENCHMARKS.md, "TPU plan")."""
+  def products(n, scan):
+    return model_checks.gradient_products("gated_pixelcnn", (2, 2, 1), 2, num_layers=n,
+                                          scan_blocks=scan)
+
+  assert products(3, True) == products(4, True)
+  assert products(4, False) > products(3, False) > products(3, True)

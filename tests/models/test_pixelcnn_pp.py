@@ -179,11 +179,12 @@ def test_scanned_blocks_equal_unrolled():
   assert shapes(model) == shapes(unrolled)
   assert "u_down_1_2" in variables["params"]
   logp = lambda m: jax.jit(lambda v: api.log_prob_fn(m, v, x, cond))
-  np.testing.assert_allclose(logp(model)(variables), logp(unrolled)(variables), rtol=1e-6)
   grad = lambda m: jax.jit(jax.grad(lambda v: api.log_prob_fn(m, v, x, cond).sum()))(variables)
-  g_scan, g_unrolled = grad(model), grad(unrolled)
-  for a, b in zip(jax.tree.leaves(g_scan), jax.tree.leaves(g_unrolled)):
-    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6 * float(jnp.abs(b).max()))
+  expected, g_unrolled = logp(unrolled)(variables), grad(unrolled)
+  for scanned in (model, model.clone(remat_blocks=True)):
+    np.testing.assert_allclose(logp(scanned)(variables), expected, rtol=1e-6)
+    for a, b in zip(jax.tree.leaves(grad(scanned)), jax.tree.leaves(g_unrolled)):
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6 * float(jnp.abs(b).max()))
   # Dropout: the scanned pass draws its own masks (one key split over the blocks).
   train = jax.jit(lambda v, k: api.log_prob_fn(model, v, x, cond, train=True, rng=k))
   np.testing.assert_array_equal(train(variables, jax.random.key(1)), train(variables, jax.random.key(1)))
@@ -194,15 +195,11 @@ def test_scanned_program_does_not_grow_with_the_number_of_resnets():
   """The lowered gradient program holds one copy of each resolution's block pair when scanned (as
   many convolutions for N = 2 as for N = 3), N copies when unrolled (what XLA:TPU compiles, and the
   code it generates, grows with them: BENCHMARKS.md, "TPU plan")."""
-  x = jnp.zeros((2, 4, 4, 1), jnp.int32)
-
-  def products(n, scan):
-    model = arm.models.create("pixelcnn_pp", event_shape=(4, 4, 1), num_levels=4, size="tiny",
-                              num_resnet=n, scan_blocks=scan)
-    shapes = jax.eval_shape(model.init, jax.random.key(0), x)
-    grad = jax.grad(lambda v: api.log_prob_fn(model, v, x).sum())
-    text = jax.jit(grad).lower(shapes).as_text()
-    return text.count("stablehlo.convolution") + text.count("stablehlo.dot_general")
+  def products(n, scan, remat=False):
+    return model_checks.gradient_products("pixelcnn_pp", (4, 4, 1), 4, num_resnet=n, scan_blocks=scan,
+                                          remat_blocks=remat)
 
   assert products(2, True) == products(3, True)
   assert products(3, False) > products(2, False) > products(2, True)
+  # remat_blocks: the backward pass recomputes the blocks' forward convolutions.
+  assert products(3, True, remat=True) > products(3, True)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import armodels_jax as arm
+from armodels_jax import api
 
 import model_checks  # noqa: E402
 from armodels_jax.models.pixelsnail import PixelSNAIL  # noqa: E402
@@ -155,3 +156,50 @@ def test_bad_configuration_raises(kw, match):
   args.update(kw)
   with pytest.raises(ValueError, match=match):
     arm.models.create("pixelsnail", **args)
+
+
+def test_scanned_blocks_equal_unrolled():
+  """``scan_blocks`` (one ``lax.scan`` over the blocks) keeps the parameter layout, and gives the
+  unrolled pass's log-probabilities and gradients (dropout off; with dropout it draws its own
+  masks, reproducibly)."""
+  model = arm.models.create("pixelsnail", event_shape=(2, 3, 3), num_levels=4, size="tiny",
+                            num_blocks=3, num_resnets=2, num_heads=2)
+  unrolled = model.clone(scan_blocks=False)
+  assert model.scan_blocks
+  x = jnp.asarray(_inputs(model, num=2))
+  shapes = lambda m: jax.tree.map(lambda s: s.shape, jax.eval_shape(
+      m.init, jax.random.key(0), x[:1])["params"])
+  assert shapes(model) == shapes(unrolled)
+  variables = arm.init(unrolled, jax.random.key(3))
+  assert {"block2_resnet1", "block2_attention", "block2_mix"} <= set(variables["params"])
+  logp = lambda m: jax.jit(lambda v: api.log_prob_fn(m, v, x))
+  grad = lambda m: jax.jit(jax.grad(lambda v: api.log_prob_fn(m, v, x).sum()))(variables)
+  expected, g_unrolled = logp(unrolled)(variables), grad(unrolled)
+  # Relative to the largest gradient: the key biases' gradients are zero up to rounding (a shift of
+  # every logit of a query), so their own scale is noise.
+  largest = max(float(jnp.abs(b).max()) for b in jax.tree.leaves(g_unrolled))
+  for scanned in (model, model.clone(remat_blocks=True)):
+    np.testing.assert_allclose(logp(scanned)(variables), expected, rtol=1e-6)
+    g_scan = grad(scanned)
+    assert jax.tree.structure(g_scan) == jax.tree.structure(g_unrolled)
+    for a, b in zip(jax.tree.leaves(g_scan), jax.tree.leaves(g_unrolled)):
+      np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6 * largest)
+  dropped = model.clone(dropout_rate=0.5)
+  train = jax.jit(lambda v, k: api.log_prob_fn(dropped, v, x, train=True, rng=k))
+  np.testing.assert_array_equal(train(variables, jax.random.key(1)),
+                                train(variables, jax.random.key(1)))
+  assert not np.allclose(train(variables, jax.random.key(1)), train(variables, jax.random.key(2)))
+
+
+def test_scanned_program_does_not_grow_with_the_number_of_blocks():
+  """The lowered gradient program holds one block when scanned (as many convolutions and matrix
+  products for 2 blocks as for 3), one per block when unrolled (what XLA:TPU compiles, and the code
+  it generates, grows with them: BENCHMARKS.md, "TPU plan")."""
+  def products(n, scan, remat=False):
+    return model_checks.gradient_products("pixelsnail", (2, 2, 1), 2, num_blocks=n, scan_blocks=scan,
+                                          remat_blocks=remat)
+
+  assert products(2, True) == products(3, True)
+  assert products(3, False) > products(2, False) > products(2, True)
+  # remat_blocks: the backward pass recomputes the block's forward products.
+  assert products(3, True, remat=True) > products(3, True)

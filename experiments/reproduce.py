@@ -138,7 +138,7 @@ ROWS = (
         _IMAGE + ("train.num_steps=14000",)),
     # Gated PixelCNN and PixelSNAIL: phases warm-started from the shipped checkpoint (--warm-start), each a
     # schedule that anneals within an hour or so of a CPU, validated often enough for a learning curve
-    # (the chains: Gated PixelCNN 3,000, 2,000, then 10,000-step phases; PixelSNAIL 1,500, 4,000, 6,000).
+    # (the chains: Gated PixelCNN 3,000, 2,000, then 10,000-step phases; PixelSNAIL 1,500, 4,000, then 6,000-step phases).
     Row("gated_pixelcnn_binarized_mnist", "images", "Gated PixelCNN (no MNIST row)", None,
         _IMAGE + ("train.num_steps=10000", "train.eval_every=1000", "train.warmup_steps=200"),
         target=BEST_PIXELRNN),

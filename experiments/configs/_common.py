@@ -220,8 +220,8 @@ IMAGE_ROWS = {
     # PixelSNAIL Table 1 (test / ImageNet validation): 2.85 bits/dim CIFAR-10 (the paper's CIFAR model,
     # discretized logistic mixture), 3.80 ImageNet 32x32. Binarized MNIST: compare with PixelCNN's
     # 81.30 nats. MNIST (256 levels): no number. The shipped binarized-MNIST checkpoint is size small at
-    # batch 16: 1,500 steps, then phases of 4,000 and 6,000 steps, each warm-started from the one before
-    # (81.38 nats, all 10,000 valid; experiments/reproduce.py ROWS).
+    # batch 16: 1,500 steps, then phases of 4,000, 6,000 and 6,000 steps, each warm-started from the one
+    # before (80.89 nats, all 10,000 valid; experiments/reproduce.py ROWS).
     "pixelsnail_binarized_mnist": ("pixelsnail", "binarized_mnist", dict(batch_size=16)),
     "pixelsnail_mnist": ("pixelsnail", "mnist", dict(batch_size=16)),
     "pixelsnail_cifar10": ("pixelsnail", "cifar10", dict(batch_size=16, learning_rate=3e-4)),

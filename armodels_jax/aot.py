@@ -254,6 +254,7 @@ class ProgramReport:
   # `armodels_jax.hlo_cost` (its trip counts). Loops whose trip count XLA does not know are counted once.
   while_loops: int = 0
   unknown_trip_loops: int = 0
+  loops_with_conditionals: int = 0  # costed at the dearest branch every trip: upper bounds
   loop_flops: float = 0.0
   loop_bytes: float = 0.0
 
@@ -279,6 +280,7 @@ class ProgramReport:
   def loop_dict(self) -> dict[str, Any]:
     """The JSON fields on loops: ``flops`` and ``bytes`` hold the trips; these say how."""
     return {"while_loops": self.while_loops, "unknown_trip_loops": self.unknown_trip_loops,
+            "loops_with_conditionals": self.loops_with_conditionals,
             "xla_flops": self.flops, "xla_bytes": self.bytes_accessed, "loop_flops": self.loop_flops,
             "loop_bytes": self.loop_bytes, "costs_are_lower_bounds": self.unknown_trip_loops > 0,
             "loop_cost_version": hlo_cost.VERSION}
@@ -360,6 +362,9 @@ def format_report(report: Report) -> str:
     elif p.while_loops:
       lines.append(f"         {p.while_loops} while loop(s), their trips counted: XLA's cost analysis "
                    f"counts a loop body once and gave {p.flops / 1e12:.3f} TFLOP, {p.bytes_accessed / 1e9:.2f} GB")
+    if p.loops_with_conditionals:
+      lines.append(f"         {p.loops_with_conditionals} loop(s) with a conditional inside, costed at its dearest "
+                   f"branch every trip: the TFLOP, GB and roofline are upper bounds for those loops")
   if not report.fits:
     lines.append(f"does not fit: needs {report.hbm_bytes / GIB:.2f} GiB per chip of "
                  f"{c.hbm_bytes / GIB:.0f}")
@@ -432,7 +437,8 @@ def _compile(name: str, fn: Callable, args: Sequence[Any], batch: int, keep_hlo:
       flops=float(cost.get("flops", 0.0)), bytes_accessed=float(cost.get("bytes accessed", 0.0)),
       compile_s=seconds, compile_cpu_s=cpu_seconds, hlo=hlo if keep_hlo else "",
       lowered=lowered.as_text() if keep_hlo else "", while_loops=loops.while_loops,
-      unknown_trip_loops=loops.unknown_trip_loops, loop_flops=loops.missing_flops,
+      unknown_trip_loops=loops.unknown_trip_loops, loops_with_conditionals=loops.loops_with_conditionals,
+      loop_flops=loops.missing_flops,
       loop_bytes=loops.missing_bytes)
 
 

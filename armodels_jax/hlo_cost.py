@@ -19,7 +19,9 @@ This module reads the compiled HLO text (``Compiled.as_text()``), where XLA reco
   XLA's own ``bytes accessed`` is made up.
 
 Fusions, calls and async wrappers are followed into the computations they call; a loop's body and
-condition cost its trip count times; a conditional costs its dearest branch. :func:`loop_costs` gives
+condition cost its trip count times; a conditional costs its dearest branch, so a loop with a
+conditional inside is costed as if every trip took the dearest branch: an upper bound for that loop
+(``loops_with_conditionals``; a cached sampler's decode loop, whose "new row" branch runs once a row). :func:`loop_costs` gives
 the part XLA leaves out, the estimate with every loop run its trip count times minus the estimate with
 every loop run once, which `armodels_jax.aot` adds to XLA's figures. A loop whose trip count XLA does not
 know is counted once and reported in ``unknown_trip_loops``.
@@ -75,6 +77,9 @@ class LoopCosts:
   unknown_trip_loops: int  # of those, the ones without a known trip count (counted once)
   missing_flops: float  # FLOPs of the loops' repeated trips (trip count - 1 times each body)
   missing_bytes: float
+  # of the loops, those whose body holds a conditional: each trip is costed at the dearest branch, so
+  # for them `scaled` is an upper bound (a cached sampler's "new row" and "same pixel" branches)
+  loops_with_conditionals: int
   once: Cost  # this module's estimate of the whole program with every loop run once
   scaled: Cost  # ... and with every loop run its trip count times
 
@@ -317,7 +322,7 @@ class _Estimator:
     self.computations, self.shapes, self.scale_loops = computations, shapes, scale_loops
     self.memo: dict[str, Cost] = {}
     self.scalars = _Scalars(computations, shapes)
-    self.loops = self.unknown = 0  # counted on the first (unscaled) pass
+    self.loops = self.unknown = self.branchy = 0  # counted on the first (unscaled) pass
 
   def cost(self, name: str, traffic: bool = True) -> Cost:
     key = f"{name}/{traffic}"
@@ -329,6 +334,19 @@ class _Estimator:
       total = total + self._instruction(name, ins, shapes, traffic)
     self.memo[key] = total
     return total
+
+  def _has_conditional(self, name: str, seen: set) -> bool:
+    """Whether a computation, or one it calls, holds a conditional."""
+    if name in seen:
+      return False
+    seen.add(name)
+    for ins in self.computations.get(name, []):
+      if ins.opcode == "conditional":
+        return True
+      for key in ("calls", "to_apply", "body", "condition"):
+        if any(self._has_conditional(c, seen) for c in _called(ins.attributes, key)):
+          return True
+    return False
 
   def _traffic(self, ins: _Instruction, shapes: dict[str, str]) -> float:
     """Bytes an instruction reads and writes. A slice read (``dynamic-slice``) reads its result's bytes
@@ -429,6 +447,7 @@ class _Estimator:
       if not self.scale_loops:
         self.loops += 1
         self.unknown += trips is None
+        self.branchy += any(self._has_conditional(b, set()) for b in _called(ins.attributes, "body"))
       n = trips if self.scale_loops and trips is not None else 1
       for body in _called(ins.attributes, "body"):
         c = c + self.cost(body, traffic).scaled(n)
@@ -444,5 +463,6 @@ def loop_costs(hlo_text: str) -> LoopCosts:
   once = once_estimator.cost(entry)
   scaled = _Estimator(computations, shapes, scale_loops=True).cost(entry)
   return LoopCosts(while_loops=once_estimator.loops, unknown_trip_loops=once_estimator.unknown,
+                   loops_with_conditionals=once_estimator.branchy,
                    missing_flops=scaled.flops - once.flops, missing_bytes=scaled.bytes - once.bytes,
                    once=once, scaled=scaled)

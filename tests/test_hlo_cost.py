@@ -106,6 +106,29 @@ def test_a_loop_of_unknown_length_is_counted_once_and_reported():
   assert loops.missing_flops == 0 and loops.scaled.flops == _TRIP
 
 
+def test_a_loop_with_a_conditional_is_costed_at_its_dearest_branch_and_flagged():
+  # The body's product moved into one branch of a conditional; the other branch does nothing.
+  text = _TEXT.replace("BOUND", "11").replace(
+      "  %y = f32[8,16]{1,0} dot(%h, %w), lhs_contracting_dims={1}, rhs_contracting_dims={0}\n",
+      "  %p = pred[] constant(true)\n"
+      "  %y = f32[8,16]{1,0} conditional(%p, %h, %h), true_computation=%mul, false_computation=%skip\n")
+  text = text.replace("ENTRY", """%mul (a: f32[8,16]) -> f32[8,16] {
+  %a = f32[8,16]{1,0} parameter(0)
+  %c = f32[16,16]{1,0} constant({...})
+  ROOT %m = f32[8,16]{1,0} dot(%a, %c), lhs_contracting_dims={1}, rhs_contracting_dims={0}
+}
+
+%skip (b: f32[8,16]) -> f32[8,16] {
+  ROOT %b = f32[8,16]{1,0} parameter(0)
+}
+
+ENTRY""")
+  loops = hlo_cost.loop_costs(text)
+  assert (loops.while_loops, loops.loops_with_conditionals) == (1, 1)
+  assert loops.scaled.flops == 3 * _TRIP  # every trip charged the product
+  assert hlo_cost.loop_costs(_TEXT.replace("BOUND", "11")).loops_with_conditionals == 0
+
+
 def test_trip_count_written_by_the_compiler_is_used():
   text = _TEXT.replace("BOUND", "11").replace(
       "condition=%cond, body=%body", 'condition=%cond, body=%body, backend_config={"known_trip_count":{"n":"5"}}')

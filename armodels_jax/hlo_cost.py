@@ -177,6 +177,11 @@ def parse(hlo_text: str) -> tuple[dict[str, list[_Instruction]], dict[str, dict[
   return computations, shapes, entry
 
 
+def _root(instructions: list[_Instruction]) -> _Instruction | None:
+  """A computation's ROOT instruction (the last one if none is marked)."""
+  return next((ins for ins in instructions if ins.root), instructions[-1] if instructions else None)
+
+
 def _known_trip_count(attributes: str) -> int | None:
   """The trip count XLA:CPU writes into a while loop's backend config."""
   m = re.search(r'"known_trip_count"\s*:\s*\{\s*"n"\s*:\s*"?(\d+)', attributes)
@@ -190,7 +195,7 @@ class _Scalars:
   ``("elem", k)`` (element k of the computation's tuple parameter) or ``("add", k, n)`` (element k
   plus n); anything else is None. Copies, bitcasts, converts and fusions are looked through."""
 
-  def __init__(self, computations, shapes):
+  def __init__(self, computations):
     self.computations = computations
     self.by_name = {c: {ins.name: ins for ins in body} for c, body in computations.items()}
 
@@ -234,8 +239,7 @@ class _Scalars:
     return None
 
   def root(self, comp: str):
-    body = self.computations.get(comp, [])
-    return next((ins for ins in body if ins.root), body[-1] if body else None)
+    return _root(self.computations.get(comp, []))
 
   def compare(self, comp: str, name: str, params: list | None = None):
     """``(direction, left, right)`` of the comparison a condition ends with, through fusions."""
@@ -318,10 +322,11 @@ def _matmul_flops(ins: _Instruction, shapes: dict[str, str]) -> float:
 class _Estimator:
   """Costs of the computations of one module, memoised, with loops run once or their trip count."""
 
-  def __init__(self, computations, shapes, scale_loops: bool):
+  def __init__(self, computations, shapes, scalars: "_Scalars", scale_loops: bool):
     self.computations, self.shapes, self.scale_loops = computations, shapes, scale_loops
     self.memo: dict[str, Cost] = {}
-    self.scalars = _Scalars(computations, shapes)
+    self.fusion_memo: dict[str, tuple] = {}
+    self.scalars = scalars
     self.loops = self.unknown = self.branchy = 0  # counted on the first (unscaled) pass
 
   def cost(self, name: str, traffic: bool = True) -> Cost:
@@ -371,9 +376,14 @@ class _Estimator:
     """For a fused computation: per parameter index, the bytes read of it when it is only sliced or
     updated in place (None: read whole), and the bytes written when its root is an in-place update
     (None: the whole result)."""
+    if name not in self.fusion_memo:
+      self.fusion_memo[name] = self._read_fusion_access(name)
+    return self.fusion_memo[name]
+
+  def _read_fusion_access(self, name: str) -> tuple[dict[int, float | None], float | None]:
     instructions = self.computations[name]
     shapes = self.shapes[name]
-    by_name = {ins.name: ins for ins in instructions}
+    by_name = self.scalars.by_name[name]
     users: dict[str, list[_Instruction]] = {}
     for ins in instructions:
       for o in ins.operands:
@@ -404,7 +414,7 @@ class _Estimator:
           partial = None
           break
       reads[int(ins.args)] = partial if consumers else None
-    root = next((ins for ins in instructions if ins.root), instructions[-1] if instructions else None)
+    root = _root(instructions)
     while root is not None and root.opcode == "bitcast" and root.operands and root.operands[0] in by_name:
       root = by_name[root.operands[0]]
     written = None
@@ -459,9 +469,10 @@ class _Estimator:
 def loop_costs(hlo_text: str) -> LoopCosts:
   """What XLA's cost analysis leaves out of the compiled program ``hlo_text``: see the module doc."""
   computations, shapes, entry = parse(hlo_text)
-  once_estimator = _Estimator(computations, shapes, scale_loops=False)
+  scalars = _Scalars(computations)
+  once_estimator = _Estimator(computations, shapes, scalars, scale_loops=False)
   once = once_estimator.cost(entry)
-  scaled = _Estimator(computations, shapes, scale_loops=True).cost(entry)
+  scaled = _Estimator(computations, shapes, scalars, scale_loops=True).cost(entry)
   return LoopCosts(while_loops=once_estimator.loops, unknown_trip_loops=once_estimator.unknown,
                    loops_with_conditionals=once_estimator.branchy,
                    missing_flops=scaled.flops - once.flops, missing_bytes=scaled.bytes - once.bytes,

@@ -177,8 +177,9 @@ def _tiny(case: dict[str, Any]) -> dict[str, Any]:
   return case
 
 
-def _flops(compiled) -> float | None:
-  """The FLOP count of a compiled executable from XLA's cost analysis, or None when it gives none."""
+def _flops(compiled, loops: hlo_cost.LoopCosts) -> float | None:
+  """The FLOP count of a compiled executable from XLA's cost analysis with its loops' other trips
+  (``loops``: `_loops`), or None when XLA gives none."""
   try:
     analysis = compiled.cost_analysis()
   except Exception:  # Not implemented on some backends.
@@ -195,10 +196,10 @@ def _flops(compiled) -> float | None:
       found = True
   if not found or total <= 0:
     return None
-  return total + _loops(compiled).missing_flops  # XLA counts each loop body once: add the other trips
+  return total + loops.missing_flops  # XLA counts each loop body once: add the other trips
 
 
-def _predicted(compiled) -> dict[str, Any]:
+def _predicted(compiled, loops: hlo_cost.LoopCosts) -> dict[str, Any]:
   """XLA's ahead-of-time figures of the compiled step, the ones `armodels compile` reports for a TPU
   (armodels_jax.aot): bytes accessed per step and the memory it needs per device (arguments, outputs
   not aliased to the donated state, temporaries, code). experiments/device_summary.py prints them beside
@@ -208,7 +209,7 @@ def _predicted(compiled) -> dict[str, Any]:
     analysis = compiled.cost_analysis()
     analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
     if analysis and analysis.get("bytes accessed") is not None:
-      out["bytes_per_step"] = float(analysis["bytes accessed"]) + _loops(compiled).missing_bytes
+      out["bytes_per_step"] = float(analysis["bytes accessed"]) + loops.missing_bytes
   except Exception:  # Not implemented on some backends.
     pass
   try:
@@ -237,11 +238,6 @@ def _loops(compiled) -> hlo_cost.LoopCosts:
   except Exception:  # Not implemented on some backends.
     text = ""
   return hlo_cost.loop_costs(text)
-
-
-def _has_loop(compiled) -> bool:
-  """Whether the step has a loop of unknown length, whose trips the FLOP count leaves out."""
-  return _loops(compiled).unknown_trip_loops > 0
 
 
 def peak_matmul(n: int, repeats: int = 5) -> dict[str, float]:
@@ -288,10 +284,11 @@ def bench_case(name: str, case: dict[str, Any], steps: int, warmup: int, seed: i
   start = time.perf_counter()
   compiled = step.lower(state, x, None).compile()
   row["compile_s"] = time.perf_counter() - start
-  flops = _flops(compiled)
+  loops = _loops(compiled)  # read the HLO once
+  flops = _flops(compiled, loops)
   row["flops_per_step"] = flops
-  row["has_loop"] = _has_loop(compiled)
-  row.update(_predicted(compiled))
+  row["has_loop"] = loops.unknown_trip_loops > 0  # a loop of unknown length: its trips are not counted
+  row.update(_predicted(compiled, loops))
 
   times = []
   metrics = None

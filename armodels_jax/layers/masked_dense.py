@@ -32,7 +32,7 @@ class MaskedDense(nn.Module):
     Args:
       x: ``[B, I]``.
       mask: ``[I, O]`` shared by the batch, ``[B, I, O]`` one per example,
-        or, with ``x`` of shape ``[G, B, I]``, ``[G, I, O]`` one per group.
+        or, with ``x`` of shape ``[G, B, I]``, ``[G, I, O]`` one per group; float 0/1 or bool.
 
     Returns:
       ``[B, O]`` (or ``[G, B, O]``).

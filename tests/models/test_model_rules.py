@@ -247,3 +247,20 @@ def test_made_export_params_zeroes_only_unread_entries(num_masks, order_agnostic
     assert zero < 0.35, zero  # The union of three mask sets reads most entries.
   pixelcnn, pixel_vars = _model("pixelcnn_bin")
   assert pixelcnn.export_params(pixel_vars["params"]) is pixel_vars["params"]
+
+
+def test_made_programs_hold_the_pool_as_degrees_not_stacked_masks():
+  """A 32-set MADE's evaluation and training programs carry the pool as its degrees (``[K, units]``),
+  not as ``[K, in, out]`` mask constants: those cost K times the kernels at compile time (32 sets of
+  a 2,800-unit layer: 2.2 GB), and crashed a test worker. The ensemble still equals its sets' mixture
+  (test above); here the program text must stay far below the stacked masks' size."""
+  from armodels_jax.api import log_prob_fn
+  model = arm.models.create("made", event_shape=(64,), num_levels=2, size="tiny", num_masks=32,
+                            order_agnostic=True, hidden_sizes=(256,))
+  variables = arm.init(model, jax.random.key(0))
+  x = jnp.zeros((4, 64), jnp.int32)
+  stacked_mask_bytes = 32 * (64 * 256 + 256 * 64 + 64 * 64) * 4
+  for train in (False, True):
+    text = jax.jit(lambda v, x, train=train: log_prob_fn(
+        model, v, x, train=train, rng=jax.random.key(1))).lower(variables, x).as_text()
+    assert len(text) < stacked_mask_bytes / 10, (train, len(text), stacked_mask_bytes)

@@ -169,3 +169,19 @@ def gradient_products(name: str, shape: tuple[int, ...], levels: int, **override
   grad = jax.grad(lambda v: api.log_prob_fn(model, v, x).sum())
   text = jax.jit(grad).lower(shapes).as_text()
   return text.count("stablehlo.convolution") + text.count("stablehlo.dot_general")
+
+
+def check_scanned_program_does_not_grow(name: str, shape: tuple[int, ...], levels: int, depth: str,
+                                        counts: tuple[int, int] = (2, 3), remat: bool = True) -> None:
+  """The lowered gradient of a model with ``scan_blocks`` holds the same products at either depth
+  ``counts`` of field ``depth``; unrolled, it holds more at the larger depth and more than the
+  scanned one; with ``remat``, ``remat_blocks`` adds the backward pass's recomputed products."""
+  small, large = counts
+
+  def products(n, scan, **extra):
+    return gradient_products(name, shape, levels, **{depth: n}, scan_blocks=scan, **extra)
+
+  assert products(small, True) == products(large, True)
+  assert products(large, False) > products(small, False) > products(small, True)
+  if remat:
+    assert products(large, True, remat_blocks=True) > products(large, True)

@@ -121,6 +121,28 @@ def made_degrees(order: Sequence[int], hidden_sizes: Sequence[int],
   return degrees
 
 
+def made_connectivity(degrees, params_per_dim: int = 1):
+  """Boolean MADE masks from degrees, for NumPy or (traced) JAX arrays alike.
+
+  Args:
+    degrees: ``[m_0, m_1, ..., m_L]`` input and hidden degrees (:func:`made_degrees`), each ``[units]``
+      or with leading dimensions shared by all (``[B, units]``: one mask set per example).
+    params_per_dim: output units per dimension; the output for dimension d occupies units
+      ``d * params_per_dim ... (d + 1) * params_per_dim - 1``.
+
+  Returns:
+    ``(layers, direct)``: ``[..., in, out]`` per hidden layer and the output layer (a hidden unit of
+    degree m sees inputs of degree <= m; output d sees hidden units of degree < m_0(d)), and the
+    direct input-to-output connections ``[..., D, D * params_per_dim]`` (input d' feeds output d iff
+    ``m_0(d') < m_0(d)``).
+  """
+  out_degrees = degrees[0].repeat(params_per_dim, axis=-1)  # [..., D * P]
+  layers = [below[..., :, None] <= above[..., None, :]
+            for below, above in zip(degrees[:-1], degrees[1:])]
+  layers.append(degrees[-1][..., :, None] < out_degrees[..., None, :])
+  return layers, degrees[0][..., :, None] < out_degrees[..., None, :]
+
+
 def made_masks(degrees: Sequence[np.ndarray],
                params_per_dim: int = 1) -> list[np.ndarray]:
   """Connectivity masks from the degrees of :func:`made_degrees`.
@@ -134,12 +156,8 @@ def made_masks(degrees: Sequence[np.ndarray],
   Returns:
     float32 masks ``[in, out]`` for each hidden layer and the output layer.
   """
-  masks = []
-  for below, above in zip(degrees[:-1], degrees[1:]):
-    masks.append((below[:, None] <= above[None, :]).astype(np.float32))
-  out_degrees = np.repeat(degrees[0], params_per_dim)  # [D * P]
-  masks.append((degrees[-1][:, None] < out_degrees[None, :]).astype(np.float32))
-  return masks
+  layers, _ = made_connectivity([np.asarray(d) for d in degrees], params_per_dim)
+  return [m.astype(np.float32) for m in layers]
 
 
 def made_direct_mask(input_degrees: np.ndarray, params_per_dim: int = 1) -> np.ndarray:
@@ -149,5 +167,5 @@ def made_direct_mask(input_degrees: np.ndarray, params_per_dim: int = 1) -> np.n
   Returns:
     float32 ``[D, D * params_per_dim]``.
   """
-  out_degrees = np.repeat(input_degrees, params_per_dim)  # [D * P]
-  return (input_degrees[:, None] < out_degrees[None, :]).astype(np.float32)
+  _, direct = made_connectivity([np.asarray(input_degrees)], params_per_dim)
+  return direct.astype(np.float32)

@@ -56,7 +56,8 @@ from armodels_jax.models.base import ARModel
 class MaskPool(NamedTuple):
   """The K mask sets of a MADE, as the degrees that define them.
 
-  A mask set is a pure function of its units' degrees (:func:`set_masks`), so the pool keeps the
+  A mask set is a pure function of its units' degrees
+  (:func:`armodels_jax.layers.masks.made_connectivity`), so the pool keeps the
   degrees, ``O(K * units)``, and the programs build each ``[in, out]`` mask where they use it: a
   stacked ``[K, in, out]`` pool embedded in a compiled program as a constant costs ``K`` times the
   kernels (32 mask sets of a 2,800-unit layer: 2.2 GB of constants at compile time).
@@ -69,32 +70,6 @@ class MaskPool(NamedTuple):
 
   orders: np.ndarray
   degrees: tuple[np.ndarray, ...]
-
-  def numpy_masks(self, k: int, params_per_dim: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """Set k's float32 masks: ``[in, out]`` per hidden layer and the output layer, and the direct
-    connections' ``[D, D * P]`` (:func:`armodels_jax.layers.masks.made_masks`)."""
-    degrees = [d[k] for d in self.degrees]
-    return (mask_lib.made_masks(degrees, params_per_dim),
-            mask_lib.made_direct_mask(degrees[0], params_per_dim))
-
-
-def set_masks(degrees, params_per_dim: int):
-  """Boolean masks from degrees, traced: the same entries as
-  :func:`armodels_jax.layers.masks.made_masks` and ``made_direct_mask``.
-
-  Args:
-    degrees: ``[m_0, m_1, ..., m_L]``, each ``[units]`` (one mask set) or ``[B, units]`` (one per
-      example).
-
-  Returns:
-    ``(layer_masks, direct_mask)``: ``[..., in, out]`` per hidden layer and the output layer, and
-    ``[..., D, D * P]``.
-  """
-  out_degrees = jnp.repeat(degrees[0], params_per_dim, axis=-1)  # [..., D * P]
-  layers = [below[..., :, None] <= above[..., None, :]
-            for below, above in zip(degrees[:-1], degrees[1:])]
-  layers.append(degrees[-1][..., :, None] < out_degrees[..., None, :])
-  return layers, degrees[0][..., :, None] < out_degrees[..., None, :]
 
 
 @functools.lru_cache(maxsize=32)
@@ -204,8 +179,8 @@ class MADE(ARModel):
     if component is None:
       component = (jax.random.randint(self.make_rng("masks"), (), 0, self.num_masks)
                    if train else 0)
-    layer_masks, direct_mask = set_masks([jnp.asarray(d)[component] for d in pool.degrees],
-                                         self.head.num_params)
+    layer_masks, direct_mask = mask_lib.made_connectivity(
+        [jnp.asarray(d)[component] for d in pool.degrees], self.head.num_params)
     raw = self._forward(self.flat_unit_input(x), layer_masks, direct_mask, train=train)
     return raw.reshape(x.shape + (self.head.num_params,))
 
@@ -220,12 +195,13 @@ class MADE(ARModel):
     names = [f"hidden_{l}" for l in range(len(self.hidden_sizes))] + ["out"]
     used = {}  # [in, out]: read by at least one mask set (one set's masks in memory at a time).
     for k in range(self.num_masks):
-      layer_masks, direct_mask = pool.numpy_masks(k, self.head.num_params)
+      layer_masks, direct_mask = mask_lib.made_connectivity([d[k] for d in pool.degrees],
+                                                            self.head.num_params)
       masks = dict(zip(names, layer_masks))
       if self.direct_connection:
         masks["direct"] = direct_mask
       for name, mask in masks.items():
-        used[name] = mask if k == 0 else np.maximum(used[name], mask)
+        used[name] = mask if k == 0 else used[name] | mask
     out = {name: dict(layer) for name, layer in params.items()}
     for name, mask in used.items():
       kernel = params[name]["kernel"]
@@ -245,7 +221,7 @@ class MADE(ARModel):
     target = x.reshape(x.shape[0], -1)
 
     def one_set(degrees):
-      layer_masks, direct_mask = set_masks(degrees, self.head.num_params)
+      layer_masks, direct_mask = mask_lib.made_connectivity(degrees, self.head.num_params)
       raw = self._forward(flat, layer_masks, direct_mask)
       return self.head.log_prob(raw.reshape(target.shape + (self.head.num_params,)), target)
 

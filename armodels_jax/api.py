@@ -165,8 +165,8 @@ def sample(model: ARModel, variables: dict, key: jax.Array, num_samples: int = 1
     key: PRNG key; the same key gives the same samples with either method.
     num_samples: B.
     method: ``"cached"`` (per-layer caches, a ``lax.scan`` over positions) or
-      ``"naive"`` (a full forward pass per position). Models without a decode
-      path (MADE: D passes is its nature) run the naive sampler for both.
+      ``"naive"`` (a full forward pass per position). A model without a decode
+      path runs the naive sampler for both (every registry model has one).
     cond: conditioning input of a conditional model.
     temperature: ``> 0`` divides the logits; ``0`` takes the most likely value.
     prefix: ``[B, *event_shape]`` integer levels; its first ``prefix_len``

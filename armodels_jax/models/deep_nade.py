@@ -94,6 +94,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from armodels_jax.layers.running_sum import RunningSum
 from armodels_jax.models import registry
 from armodels_jax.models.base import ARModel
 
@@ -273,18 +274,6 @@ def expected_scaled(head, raw: jnp.ndarray) -> jnp.ndarray:
   return (probs * _row(levels, probs.ndim)).sum(-1)
 
 
-class _PrefixCache(nn.Module):
-  """The decode cache: the first-layer pre-activation of the prefix, ``[B, H1]``."""
-
-  @nn.compact
-  def __call__(self, base: jnp.ndarray, delta: jnp.ndarray, first: jnp.ndarray) -> jnp.ndarray:
-    """``base`` at the first step, else the cached value plus ``delta``; stored and returned."""
-    pre = self.variable("cache", "pre", jnp.zeros, delta.shape, delta.dtype)
-    value = jnp.where(first, base, pre.value + delta)
-    pre.value = value
-    return value
-
-
 class _OrderAgnosticNADE(ARModel):
   """Masking, orderings, the ensemble and the order-agnostic estimator shared
   by :class:`DeepNADE` and :class:`NADEk` (see the module docstring).
@@ -363,7 +352,7 @@ class _OrderAgnosticNADE(ARModel):
     self.out_bias = self.param("out_bias", nn.initializers.zeros, (num_dims, num_params))
     if self.learns_fill:
       self.init_logit = self.param("init_logit", nn.initializers.zeros, (num_dims,))
-    self.prefix_cache = _PrefixCache()
+    self.prefix_cache = RunningSum()
 
   def weights(self) -> Weights:
     """The parameters as a :class:`Weights` of arrays."""

@@ -54,6 +54,7 @@ import numpy as np
 
 from armodels_jax.layers import masks as mask_lib
 from armodels_jax.layers.masked_dense import MaskedDense
+from armodels_jax.layers.running_sum import RunningSum
 from armodels_jax.models import registry
 from armodels_jax.models.base import ARModel
 
@@ -90,18 +91,6 @@ def mask_pool(num_dims: int, hidden_sizes: tuple[int, ...], num_masks: int,
         order, hidden_sizes, rng if connectivity_agnostic else None))
   stacked = tuple(np.stack(d).astype(np.int32) for d in zip(*degrees))
   return MaskPool(np.stack(orders), stacked)
-
-
-class _PreActivationCache(nn.Module):
-  """One layer's decode cache: its units' pre-activations, ``[B, H]``."""
-
-  @nn.compact
-  def __call__(self, base: jnp.ndarray, delta: jnp.ndarray, first: jnp.ndarray) -> jnp.ndarray:
-    """``base`` at the first step, else the cached value plus ``delta``; stored and returned."""
-    pre = self.variable("cache", "pre", jnp.zeros, delta.shape, delta.dtype)
-    value = jnp.where(first, base, pre.value + delta)
-    pre.value = value
-    return value
 
 
 class MADE(ARModel):
@@ -166,7 +155,7 @@ class MADE(ARModel):
       self.direct = MaskedDense(self.num_dims * self.head.num_params, use_bias=False,
                                 name="direct")
     if self.decode:
-      self.pre_caches = [_PreActivationCache(name=f"cache_{l}")
+      self.pre_caches = [RunningSum(name=f"cache_{l}")
                          for l in range(len(self.hidden_sizes))]
 
   def _forward(self, x: jnp.ndarray, layer_masks, direct_mask,

@@ -43,6 +43,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from armodels_jax.distributions import make_head
+from armodels_jax.layers.running_sum import RunningSum
 from armodels_jax.models import registry
 from armodels_jax.models.base import ARModel
 
@@ -59,17 +60,6 @@ def _bias_init(num_components: int):
     row = np.concatenate([np.zeros(num_components), locs, np.zeros(num_components)])
     return jnp.asarray(np.broadcast_to(row, (num_dims, 3 * num_components)), dtype)
   return init
-
-
-class _RunningSum(nn.Module):
-  """The decode cache: adds each call's increment ``[B, H]`` to a running sum
-  kept in the ``'cache'`` collection, and returns the new sum."""
-
-  @nn.compact
-  def __call__(self, increment: jnp.ndarray) -> jnp.ndarray:
-    total = self.variable("cache", "sum", jnp.zeros, increment.shape, increment.dtype)
-    total.value = total.value + increment
-    return total.value
 
 
 class RNADE(ARModel):
@@ -118,7 +108,7 @@ class RNADE(ARModel):
     self.V = self.param("V", nn.initializers.normal(stddev=0.01), (d, h, p))
     self.b = self.param("b", _bias_init(self.num_components), (d, p))
     if self.decode:
-      self.running = _RunningSum()
+      self.running = RunningSum()
 
   def _act(self, a: jnp.ndarray) -> jnp.ndarray:
     return ACTIVATIONS[self.activation](a)
@@ -153,8 +143,8 @@ class RNADE(ARModel):
     del cond
     flat = canvas.reshape(canvas.shape[0], -1).astype(jnp.float32)  # [B, D]
     prev = jnp.maximum(t - 1, 0)
-    step_in = jnp.where(t > 0, flat[:, prev], 0.0)  # [B]: x_{t-1}, or nothing at t = 0
-    s = self.running(step_in[:, None] * self.W[prev][None, :])  # [B, H]
+    step_in = flat[:, prev][:, None] * self.W[prev][None, :]  # [B, H]: x_{t-1} W[t-1]
+    s = self.running(jnp.zeros_like(step_in), step_in, t == 0)  # [B, H]: nothing at t = 0
     h = self._act(self.rho[t] * (self.c[None, :] + s))  # [B, H]
     return h @ self.V[t] + self.b[t][None, :]  # [B, P]
 

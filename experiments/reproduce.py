@@ -133,7 +133,7 @@ ROWS = (
     Row("row_lstm_binarized_mnist", "images", f"{_PIXELRNN}: Row LSTM", 80.54,
         _IMAGE + ("train.num_steps=20000",)),
     # 14,000 steps a phase, each from the shipped checkpoint of the phase before (--warm-start; the chain:
-    # 1,500, then 10,000, then 14,000 and 14,000 steps), on two CPU devices.
+    # 1,500, then 10,000, then three of 14,000 steps), on two CPU devices.
     Row("diagonal_bilstm_binarized_mnist", "images", f"{_PIXELRNN}: Diagonal BiLSTM", 79.20,
         _IMAGE + ("train.num_steps=14000",)),
     # Gated PixelCNN and PixelSNAIL: phases warm-started from the shipped checkpoint (--warm-start), each a

@@ -15,5 +15,5 @@ from armodels_jax.layers.shifted_conv import (DownRightShiftedConv2D, DownRightS
 
 __all__ = ["CausalConv1D", "CausalSelfAttention", "DownRightShiftedConv2D", "DownRightShiftedDeconv2D",
            "DownShiftedConv2D", "DownShiftedDeconv2D", "GatedResnet", "HorizontalConv", "LSTM", "MaskedConv2D",
-           "MaskedDense", "RunningSum", "VerticalConv", "causal_mask", "concat_elu", "down_shift", "gate", "lstm_cell", "masks",
-           "right_shift"]
+           "MaskedDense", "RunningSum", "VerticalConv", "causal_mask", "concat_elu", "down_shift", "gate",
+           "lstm_cell", "masks", "right_shift"]

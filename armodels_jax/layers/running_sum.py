@@ -1,6 +1,6 @@
 """A decode cache that accumulates: the dense models' pre-activations of the visited prefix.
 
-NADE-style decoders (EoNADE, NADE-k, MADE) keep a layer's pre-activations ``[B, H]`` in the ``'cache'``
+NADE-style decoders (EoNADE, NADE-k, MADE, RNADE) keep a layer's pre-activations ``[B, H]`` in the ``'cache'``
 collection and, at each step, add what the newly visited input (or newly final units) contribute.
 """
 

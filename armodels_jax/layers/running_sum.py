@@ -1,7 +1,8 @@
 """A decode cache that accumulates: the dense models' pre-activations of the visited prefix.
 
-NADE-style decoders (EoNADE, NADE-k, MADE, RNADE) keep a layer's pre-activations ``[B, H]`` in the ``'cache'``
-collection and, at each step, add what the newly visited input (or newly final units) contribute.
+NADE-style decoders (EoNADE, NADE-k, MADE, RNADE) keep a layer's pre-activations ``[B, H]`` in the
+``'cache'`` collection and, at each step, add what the newly visited input (or newly final units)
+contribute.
 """
 
 from __future__ import annotations

@@ -93,13 +93,17 @@ def influence(model, variables, x, dim: int, cond=None) -> np.ndarray:
 
 
 def check_cached_equals_full(model, variables, x, cond=None, atol: float = 1e-5,
-                             order=None) -> None:
-  """Decode-path conditionals (teacher-forced, step by step along ``order``, ``[D]``; default
-  raster order) equal the full pass."""
-  full = np.asarray(jax.jit(lambda v, x, c: model.apply(v, x, c))(variables, jnp.asarray(x), cond))
+                             order=None, call_kwargs=None) -> None:
+  """Decode-path conditionals (teacher-forced, step by step along ``order``, ``[D]`` or one per
+  example ``[B, D]``; default raster order) equal the full pass; ``call_kwargs`` (the sampling
+  plan's, e.g. MADE's ``component``) go to both."""
+  call_kwargs = call_kwargs or {}
+  full = np.asarray(jax.jit(lambda v, x, c: model.apply(v, x, c, **call_kwargs))(
+      variables, jnp.asarray(x), cond))
   if order is not None:
     order = jnp.broadcast_to(jnp.asarray(order), (len(x), model.num_dims))
-  cached = np.asarray(cached_conditionals(model, variables, jnp.asarray(x), cond, order=order))
+  cached = np.asarray(cached_conditionals(model, variables, jnp.asarray(x), cond, order=order,
+                                          call_kwargs=call_kwargs))
   np.testing.assert_allclose(cached, full, atol=atol, rtol=0)
 
 

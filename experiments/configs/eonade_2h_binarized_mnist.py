@@ -35,6 +35,15 @@ shipped checkpoint's parameters, peak learning rate 3e-4 (17 minutes)::
 91.11 at 5k / 10k / 15k / 20k / 25k steps; 16 orderings on the first 500: 89.22 -> 88.88; 128 orderings
 on all 10,000: 88.34 -> 88.00. The paper's 85.10 is 2.9 nats away.
 
+Third phase (2026-12-07, issue 31: the curve's floor then said about 4 more hours): the same 25,000
+steps at 3e-4 from the shipped checkpoint, ``python experiments/reproduce.py --rows
+eonade_2h_binarized_mnist --root <runs> --warm-start`` (its training; 19 minutes beside one other run).
+4-ordering ensemble, first 1,000: 91.47 / 91.37 / 91.26 / 91.15 / 91.10 at 5k ... 25k, the second
+phase's curve again, 0.01 nats lower at its end (91.097 against 91.107): the warm restart costs what the
+phase then wins back. The floor's line through the phase (1.28 nats per doubling, 90,000 to 110,000
+steps in all) is that restart's bump, not progress, so more phases of this recipe are not what the row
+needs; not shipped (0.01 nats), and not chased.
+
 Evaluation is the expensive part: each ordering needs D = 784 conditionals
 (one cumulative sum of first-layer contributions and 784 rows through the second layer per image), and
 the ensemble has 128 orderings, about 50 GFLOP per image: 100 validation images took 72 s (46 CPU-s) on

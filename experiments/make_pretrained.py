@@ -188,8 +188,10 @@ def _measure(args, out: str, cfg, step: int, trained_model, trained: dict) -> di
 
 
 def _warm_start(workdir: str) -> dict | None:
-  """Where a run warm-started from (``train.init_from``), with the source's own training record when it
-  is an export (its manifest's steps and wall time), or None."""
+  """Where a run warm-started from (``train.init_from``), with the source's own training record, or
+  None: an export's from its manifest (steps, wall time, date, its own warm start); a training run's
+  from its workdir (``init_from`` reads its newest checkpoint: that step, the wall time of its metrics,
+  and the run's own warm start, in turn), so the table counts the steps of the whole chain."""
   source = training.warm_start_source(workdir)
   if not source:
     return None
@@ -199,6 +201,14 @@ def _warm_start(workdir: str) -> dict | None:
     m = checkpointing.read_json(manifest)
     record.update({f"source_{k}": m[k] for k in ("steps", "steps_trained", "train_wall_seconds", "date",
                                                    "warm_start") if k in m})
+  elif (step := checkpointing.latest_step(source)) is not None:
+    record.update(source_steps=step, source_steps_trained=step)
+    wall = training.train_wall_seconds(source)
+    if wall:
+      record["source_train_wall_seconds"] = wall
+    inner = _warm_start(source)
+    if inner:
+      record["source_warm_start"] = inner
   return record
 
 

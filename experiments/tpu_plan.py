@@ -245,12 +245,15 @@ def fmt_hours(h: float | None) -> str:
 
 
 def _config_facts(row: Row) -> dict:
-  """The config's batch, steps, model and size (imported here, without JAX starting)."""
+  """The config's batch, steps, model and size (imported here, without JAX starting), and
+  ``model_spec``: its whole model section, which a cached cell must match (a config whose model
+  changed, say a wider MADE, makes its cells stale)."""
   from armodels_jax.training import config as config_lib  # pylint: disable=g-import-not-at-top
 
   cfg = config_lib.load_config(os.path.join(CONFIGS, row.config), list(row.overrides))
   return {"batch_size": int(cfg.train.batch_size), "num_steps": int(cfg.train.num_steps),
-          "model": str(cfg.model.name), "size": str(cfg.model.size)}
+          "model": str(cfg.model.name), "size": str(cfg.model.size),
+          "model_spec": json.dumps(cfg.model.to_dict(), sort_keys=True, default=str)}
 
 
 def _cell_path(row: str, target: str, dtype: str) -> str:
@@ -278,15 +281,18 @@ def wanted_batch(row: Row, facts: dict, target: str) -> int:
   return round_batch(plan_length(row, facts["batch_size"], facts["num_steps"])["batch"], CHIPS[target])
 
 
-def is_current(cell: dict, row: Row, batch: int) -> bool:
-  """Whether a cached cell was compiled for this row's present batch and overrides (and, when it
+def is_current(cell: dict, row: Row, batch: int, facts: dict | None = None) -> bool:
+  """Whether a cached cell was compiled for this row's present batch, overrides and model (and, when it
   compiled a program with loops, counted their trips: `_loops_stale`)."""
-  return same_program(cell, row, batch) and not ("report" in cell and _loops_stale(cell["report"]))
+  return same_program(cell, row, batch, facts) and not ("report" in cell and _loops_stale(cell["report"]))
 
 
-def same_program(cell: dict, row: Row, batch: int) -> bool:
-  """Whether a cached cell compiled this row's present batch and overrides (its figures belong in the
-  table, marked when its loops' trips were not counted)."""
+def same_program(cell: dict, row: Row, batch: int, facts: dict | None = None) -> bool:
+  """Whether a cached cell compiled this row's present batch and overrides and, where both record it,
+  the config's present model section (``facts``: `_config_facts`); its figures belong in the table,
+  marked when its loops' trips were not counted."""
+  if facts and "model_spec" in cell and cell["model_spec"] != facts.get("model_spec"):
+    return False
   return cell.get("batch") == batch and tuple(cell.get("overrides", ())) == tuple(row.overrides)
 
 
@@ -624,7 +630,8 @@ def main(argv=None) -> int:
       marks = []
       for t, d in PRIORITY:
         c = cells.get((r.name, t, d))
-        state = ("missing" if c is None else "stale" if not is_current(c, r, wanted_batch(r, facts[r.name], t))
+        state = ("missing" if c is None else "stale" if not is_current(c, r, wanted_batch(r, facts[r.name], t),
+                                                                       facts[r.name])
                  else "error" if "report" not in c and not _float32_only(c) else "done")
         marks.append(f"{t}/{d}:{state}")
       print(f"{r.name} (cost {r.cost}): " + " ".join(marks))
@@ -637,7 +644,8 @@ def main(argv=None) -> int:
           with open(path) as f:
             cells[(row.name, target, dtype)] = json.load(f)
         old = cells.get((row.name, target, dtype))
-        if old is not None and is_current(old, row, wanted_batch(row, facts[row.name], target)) and (
+        if old is not None and is_current(old, row, wanted_batch(row, facts[row.name], target),
+                                          facts[row.name]) and (
             "report" in old or _float32_only(old)):
           continue
         lock = _take_lock(path + ".lock")  # One runner per cell: runners over one cache share the work.
@@ -658,12 +666,12 @@ def main(argv=None) -> int:
   # Cells compiled for another batch or other overrides stay in the cache but not in the table; cells
   # compiled before their loops' trips were counted stay in the table, marked too low, until recompiled.
   wanted = lambda k: wanted_batch(ROW_BY_NAME[k[0]], facts[k[0]], k[1])
-  current = {k: c for k, c in cells.items() if same_program(c, ROW_BY_NAME[k[0]], wanted(k))}
+  current = {k: c for k, c in cells.items() if same_program(c, ROW_BY_NAME[k[0]], wanted(k), facts[k[0]])}
   if args.summary:
     print("\n".join(summary_table(_lengths(facts), current)))
     return 0
   write_report(current, facts)
-  uncounted = sum(not is_current(c, ROW_BY_NAME[k[0]], wanted(k)) for k, c in current.items())
+  uncounted = sum(not is_current(c, ROW_BY_NAME[k[0]], wanted(k), facts[k[0]]) for k, c in current.items())
   print(f"{len(current)} of {len(ROWS) * len(TARGETS) * len(DTYPES)} cells in {os.path.join(RESULTS, 'tpu_plan.md')}"
         f" ({uncounted} compiled before their loops' trips were counted: marked too low; rerun to recompile)")
   return 0

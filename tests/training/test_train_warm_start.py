@@ -54,11 +54,16 @@ def test_warm_start_rejects_a_missing_source_and_other_shapes(source, tmp_path):
     training.train_and_evaluate(wider, str(tmp_path / "c"))
 
 
-def test_make_pretrained_records_the_warm_start(tmp_path):
+def _make_pretrained():
   spec = importlib.util.spec_from_file_location(
       "make_pretrained", pathlib.Path(__file__).parents[2] / "experiments" / "make_pretrained.py")
   make_pretrained = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(make_pretrained)
+  return make_pretrained
+
+
+def test_make_pretrained_records_the_warm_start(tmp_path):
+  make_pretrained = _make_pretrained()
   shipped, run = tmp_path / "shipped", tmp_path / "run"
   shipped.mkdir()
   run.mkdir()
@@ -68,6 +73,22 @@ def test_make_pretrained_records_the_warm_start(tmp_path):
   (run / "config.json").write_text(json.dumps({"train": {"init_from": str(shipped)}}))
   assert make_pretrained._warm_start(str(run)) == {
       "from": str(shipped), "source_steps": 25000, "source_train_wall_seconds": 3.5}
+
+
+def test_make_pretrained_records_a_warm_start_from_a_run_and_its_chain(source, tmp_path):
+  # A phase begun from another run's workdir (not an export): the record holds the steps of the
+  # source's newest checkpoint (what init_from read) and, in turn, the source's own warm start, so the
+  # table counts every step of the chain.
+  make_pretrained = _make_pretrained()
+  first, second = str(tmp_path / "first"), str(tmp_path / "second")
+  training.train_and_evaluate(_config(init_from=source, num_steps=3), first)
+  training.train_and_evaluate(_config(init_from=first), second)
+  record = make_pretrained._warm_start(second)
+  assert record["from"] == first
+  assert (record["source_steps"], record["source_steps_trained"]) == (3, 3)
+  inner = record["source_warm_start"]
+  assert inner["from"] == source and inner["source_steps"] == 2
+  assert "source_warm_start" not in inner  # The source began from scratch.
 
 
 def test_a_resumed_run_keeps_the_record_of_where_it_began(source, tmp_path, caplog):

@@ -145,8 +145,12 @@ ROWS = (
     # Gated PixelCNN and PixelSNAIL: phases warm-started from the shipped checkpoint (--warm-start), each a
     # schedule that anneals within an hour or so of a CPU, validated often enough for a learning curve
     # (the chains: Gated PixelCNN 3,000, 2,000, then 10,000-step phases; PixelSNAIL 1,500, 4,000, then 6,000-step phases).
+    # Its layers unrolled (scan_blocks=False; the same parameters and numbers): on a CPU the scanned
+    # step is 26x slower at this size (bench_train.bench_case, 2026-12-07: 5.88 against 0.22 s/step at
+    # batch 16; BENCHMARKS.md, "Scanned blocks on a CPU").
     Row("gated_pixelcnn_binarized_mnist", "images", "Gated PixelCNN (no MNIST row)", None,
-        _IMAGE + ("train.num_steps=10000", "train.eval_every=1000", "train.warmup_steps=200"),
+        _IMAGE + ("train.num_steps=10000", "train.eval_every=1000", "train.warmup_steps=200",
+                  "model.overrides.scan_blocks=False"),
         target=BEST_PIXELRNN),
     # PixelCNN++: the shipped run is a second phase of 10,000 steps at a lower learning rate,
     # warm-started (--warm-start) from the 25,000-step run of the row's config (``_IMAGE`` alone).
@@ -155,7 +159,8 @@ ROWS = (
                   "train.eval_every=2500"),
         target=BEST_PIXELRNN),
     Row("pixelsnail_binarized_mnist", "images", "PixelSNAIL (no MNIST row)", None,
-        _IMAGE + ("train.num_steps=6000", "train.eval_every=1000", "train.warmup_steps=200"),
+        _IMAGE + ("train.num_steps=6000", "train.eval_every=1000", "train.warmup_steps=200",
+                  "model.overrides.scan_blocks=False"),  # 1.4x faster on a CPU unrolled (as above).
         target=BEST_PIXELRNN),
 )
 

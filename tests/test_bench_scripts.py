@@ -33,3 +33,11 @@ def test_bench_train_tiny_writes_positive_times(tmp_path):
     flops = row["flops_per_step"]
     assert flops is None or flops > 0
     assert row["predicted_memory_bytes"] > 0  # XLA's figure, printed beside the measured by device_check
+
+
+def test_bench_scan_blocks_refuses_an_unknown_model():
+  out = subprocess.run([sys.executable, os.path.join(REPO, "experiments", "bench_scan_blocks.py"),
+                        "--models", "gated_pixelcnn,made"], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": REPO}, timeout=120)
+  assert out.returncode == 2
+  assert "expected models among gated_pixelcnn, pixelcnn_pp, pixelsnail, got made" in out.stderr

@@ -187,7 +187,7 @@ def _measure(args, out: str, cfg, step: int, trained_model, trained: dict) -> di
   return info
 
 
-def _warm_start(workdir: str) -> dict | None:
+def _warm_start(workdir: str, _seen: frozenset = frozenset()) -> dict | None:
   """Where a run warm-started from (``train.init_from``), with the source's own training record, or
   None: an export's from its manifest (steps, wall time, date, its own warm start); a training run's
   from its workdir (``init_from`` reads its newest checkpoint: that step, the wall time of its metrics,
@@ -206,7 +206,8 @@ def _warm_start(workdir: str) -> dict | None:
     wall = training.train_wall_seconds(source)
     if wall:
       record["source_train_wall_seconds"] = wall
-    inner = _warm_start(source)
+    inner = (None if os.path.abspath(source) in _seen  # A chain that loops ends here.
+             else _warm_start(source, _seen | {os.path.abspath(workdir)}))
     if inner:
       record["source_warm_start"] = inner
   return record

@@ -107,3 +107,15 @@ def test_a_resumed_run_keeps_the_record_of_where_it_began(source, tmp_path, capl
   scratch = str(tmp_path / "scratch")
   training.train_and_evaluate(_config(), scratch)
   assert training.warm_start_source(scratch) == ""
+
+
+def test_make_pretrained_stops_at_a_warm_start_chain_that_loops(monkeypatch, tmp_path):
+  # Two runs each naming the other as init_from (hand-edited configs): the record ends at the loop.
+  make_pretrained = _make_pretrained()
+  a, b = str(tmp_path / "a"), str(tmp_path / "b")
+  monkeypatch.setattr(make_pretrained.training, "warm_start_source", {a: b, b: a}.get)
+  monkeypatch.setattr(make_pretrained.checkpointing, "latest_step", lambda d: 7)
+  monkeypatch.setattr(make_pretrained.training, "train_wall_seconds", lambda d: None)
+  record = make_pretrained._warm_start(a)
+  assert record["from"] == b and record["source_warm_start"]["from"] == a
+  assert "source_warm_start" not in record["source_warm_start"]

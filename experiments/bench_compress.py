@@ -624,7 +624,8 @@ def wavenet_row(args, dataset: str, flac_samples: int):
   nll = _masked_nll_bytes(model, variables, x, lengths, cond, args.wavenet_nll_batch)
   head = compression.read_header(data)
   return _row(dataset=dataset, method=label,
-              workdir=args.wavenet_workdir, checkpoint_step=step, n=len(lengths),
+              workdir="$RUNS/" + os.path.basename(os.path.normpath(args.wavenet_workdir)),
+              checkpoint_step=step, n=len(lengths),
               symbols=symbols, bytes=len(data), header_bytes=len(data) - len(head["payload"]),
               nll_bytes=round(nll, 1), overhead=round(len(data) / nll - 1, 5),
               within_target=bool(len(data) <= 1.01 * nll + 32),

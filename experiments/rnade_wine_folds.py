@@ -116,7 +116,10 @@ def main(argv=None) -> int:
     print(f"published (Uria et al. 2013, Table 1, RNADE-{'MoG' if head == 'gaussian' else 'MoL'}): "
           f"{published:.2f}")
   os.makedirs(args.workdir, exist_ok=True)
-  out = {"config": args.config, "overrides": overrides, "model": cfg.model.name, "head_kind": head,
+  config = os.path.abspath(args.config)  # recorded relative to the repository: the same on any machine
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  config = os.path.relpath(config, repo) if config.startswith(repo + os.sep) else os.path.basename(config)
+  out = {"config": config, "overrides": overrides, "model": cfg.model.name, "head_kind": head,
          "dataset": cfg.data.name, "published_test_loglik": published, "folds": rows, **summary}
   path = os.path.join(args.workdir, "summary.json")
   with open(path, "w") as f:

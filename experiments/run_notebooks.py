@@ -51,6 +51,37 @@ def stamp(source: str, name: str, line: str) -> str:
   return "\n".join([colab_badge(name), ""] + title + ["", line, ""] + rest)
 
 
+def scrub(nb) -> int:
+  """Drops the warning tqdm prints where ipywidgets is missing (never in Colab) from the stored
+  outputs: it names the running machine's site-packages. Returns how many outputs were dropped."""
+  dropped = 0
+  for cell in nb.cells:
+    if cell.cell_type != "code":
+      continue
+    kept = []
+    for out in cell.outputs:
+      if out.get("output_type") == "stream" and out.get("name") == "stderr":
+        lines = out.text.splitlines(keepends=True)
+        keep, skip_next = [], False
+        for line in lines:
+          if "TqdmWarning: IProgress not found" in line:
+            skip_next = True  # and the source line Python prints after the warning
+            continue
+          if skip_next and line.strip().startswith("from .autonotebook import"):
+            skip_next = False
+            continue
+          skip_next = False
+          keep.append(line)
+        if len(keep) != len(lines):
+          if not keep:
+            dropped += 1
+            continue
+          out.text = "".join(keep)
+      kept.append(out)
+    cell.outputs = kept
+  return dropped
+
+
 def run(name: str, timeout: int) -> float:
   """Executes ``colab/<name>.ipynb`` and writes it back with its outputs; returns the wall seconds."""
   import nbformat  # pylint: disable=g-import-not-at-top
@@ -75,6 +106,7 @@ def run(name: str, timeout: int) -> float:
   line = (f"{STORED} executed top to bottom at the normal settings on {_machine()}, "
           f"{datetime.date.today().isoformat()}, in {minutes} (`python experiments/run_notebooks.py {name}`).")
   nb.cells[0].source = stamp(nb.cells[0].source, name, line)
+  scrub(nb)
   nbformat.write(nb, path)
   return seconds
 

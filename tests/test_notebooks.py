@@ -52,6 +52,9 @@ def test_notebook_is_stored_with_outputs_and_starts_with_setup(name):
   stored = "".join(_text(o) for o in outputs)
   assert "TINY=True" not in stored and "TINY:" not in stored, "stored from a tiny run, not the normal one"
   assert "step/s" not in stored, "progress bars stored line by line (run_notebooks.py turns them off)"
+  # Nor a path of the machine that ran it (run_notebooks.scrub drops tqdm's missing-ipywidgets warning).
+  local = [m for m in ("site-packages", "/work/", "/home/", "/Users/") if m in stored]  # a temp dir is fine
+  assert not local, f"{name}.ipynb's stored outputs name a machine-local path ({local[0]})"
   head = nb.cells[0]
   assert head.cell_type == "markdown"
   badge = f"https://colab.research.google.com/github/armodels-jax/armodels_jax/blob/main/colab/{name}.ipynb"
@@ -77,3 +80,19 @@ def test_notebook_runs(name, monkeypatch, tmp_path):
   errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
             if o.get("output_type") == "error"]
   assert not errors
+
+
+def test_run_notebooks_scrub_drops_the_tqdm_warning_and_keeps_other_stderr():
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  path = os.path.join(os.path.dirname(COLAB), "experiments", "run_notebooks.py")
+  spec = importlib.util.spec_from_file_location("run_notebooks", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  warning = ("/somewhere/site-packages/tqdm/auto.py:21: TqdmWarning: IProgress not found. Please update "
+             "jupyter and ipywidgets.\n  from .autonotebook import tqdm as notebook_tqdm\n")
+  nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[
+      nbformat.v4.new_output("stream", name="stderr", text=warning),
+      nbformat.v4.new_output("stream", name="stderr", text=warning + "kept: a real warning\n"),
+      nbformat.v4.new_output("stream", name="stdout", text="printed\n")])])
+  assert module.scrub(nb) == 1
+  assert [o.text for o in nb.cells[0].outputs] == ["kept: a real warning\n", "printed\n"]

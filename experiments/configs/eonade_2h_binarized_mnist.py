@@ -52,7 +52,7 @@ that CPU. Evaluation during training therefore runs at the end only, on the firs
 scan, ``DeepNADE.ensemble_log_probs``: about 56 minutes on that CPU, measured on 1,000 images with
 ``experiments/eval_ensembles.py``) with::
 
-  armodels eval --workdir runs/eonade_2h --npz /work/shared/data/binarized_mnist/binarized_mnist.npz --key valid --json
+  armodels eval --workdir runs/eonade_2h --npz ../shared/data/binarized_mnist/binarized_mnist.npz --key valid --json
 
 Data: ``data.path`` defaults to ``../shared/data/binarized_mnist/binarized_mnist.npz`` beside the
 repository; point it elsewhere with ``--config.data.path=/path/to/binarized_mnist.npz`` (an .npz with

@@ -24,7 +24,7 @@ about 19 CPU-minutes. Evaluation during training therefore runs at the end only,
 validation images (a standard error of a few nats); evaluate more of the validation split afterwards
 (the whole split is more than a CPU-day; an accelerator is the place for it) with::
 
-  armodels eval --workdir runs/nade_k --npz /work/shared/data/binarized_mnist/binarized_mnist.npz --key valid --json
+  armodels eval --workdir runs/nade_k --npz ../shared/data/binarized_mnist/binarized_mnist.npz --key valid --json
 
 Shipped (``pretrained/nade_k_binarized_mnist``): this config's 10,000 steps, then two phases of 10,000,
 each warm-started from the one before, with ``model.overrides.num_orderings=8`` and validation on the

@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["conv2d", "set_default_method", "default_method", "compiling_for", "METHODS"]
+__all__ = ["conv2d", "set_default_method", "default_method", "compiling_for", "loop_body", "METHODS"]
 
 METHODS = ("auto", "xla", "matmul")
 _DIMS = ("NHWC", "HWIO", "NHWC")
@@ -47,6 +47,7 @@ _IM2COL_MAX = 64
 # From this many input channels, a kernel gradient of one product per tap beats XLA's (measured: Gated
 # PixelCNN small, 32 channels and 15 taps, is faster with XLA's; 64 and 128 channels with ours).
 _TAP_GRAD_MIN_CHANNELS = 64
+_loop_depth = 0  # > 0 while a loop body is traced (`loop_body`).
 
 
 def set_default_method(method: str) -> None:
@@ -88,6 +89,26 @@ def compiling_for(platform: str) -> Iterator[None]:
     _target_platform = previous
     if changed:
       jax.clear_caches()
+
+
+@contextlib.contextmanager
+def loop_body() -> Iterator[None]:
+  """Marks the convolutions traced within the block as the body of a loop (a ``lax.scan`` over
+  blocks: `armodels_jax.layers.scanned.scan` enters it).
+
+  XLA's CPU backend rewrites a convolution into the form its fast (Eigen) kernels take only at the
+  top level of a program (its ConvCanonicalization pass), not inside a loop. There a kernel
+  gradient, whose layout is never that form, ran 20x slower (the Gated PixelCNN's scanned step,
+  BENCHMARKS.md, "Scanned blocks on a CPU"). Within the block ``"matmul"`` therefore computes every
+  kernel gradient as its per-tap products, whatever the channel count, and both backward
+  convolutions are written in the fast form to begin with (`_conv_tap_grad`).
+  """
+  global _loop_depth
+  _loop_depth += 1
+  try:
+    yield
+  finally:
+    _loop_depth -= 1
 
 
 def _kept_taps(mask: Optional[np.ndarray], kh: int, kw: int) -> list[tuple[int, int, bool]]:
@@ -150,7 +171,7 @@ def conv2d(x: jnp.ndarray, kernel: jnp.ndarray, strides: tuple[int, int] = (1, 1
     cols = jnp.concatenate([view(r, c) for r, c, _ in taps], axis=-1)  # [B, h, w, T C]
     w = jnp.concatenate([weight(r, c, p) for r, c, p in taps], axis=0)  # [T C, F]
     return cols @ w
-  if channels < _TAP_GRAD_MIN_CHANNELS:
+  if channels < _TAP_GRAD_MIN_CHANNELS and not _loop_depth:
     return _xla_conv(x, _masked(kernel, full_mask), strides)
   return _conv_tap_grad(x, kernel, strides, _Static(full_mask), tuple((r, c) for r, c, _ in taps))
 
@@ -208,8 +229,7 @@ def _ctg_fwd(x, kernel, strides, mask, taps):
 
 def _ctg_bwd(strides, mask, taps, res, dy):
   x, kernel = res
-  _, vjp_x = jax.vjp(lambda v: _xla_conv(v, _masked(kernel, mask.value), strides), x)
-  (dx,) = vjp_x(dy)
+  dx = _input_grad(dy, _masked(kernel, mask.value), x.shape, strides)
   _, out_h, out_w, features = dy.shape
   dy2 = dy.reshape(-1, features)
   dk = jnp.zeros_like(kernel)
@@ -220,3 +240,18 @@ def _ctg_bwd(strides, mask, taps, res, dy):
 
 
 _conv_tap_grad.defvjp(_ctg_fwd, _ctg_bwd)
+
+
+def _input_grad(dy, kernel, x_shape, strides):
+  """The gradient of a VALID convolution with respect to its input, as one convolution in the
+  layout XLA's CPU backend runs fast anywhere in a program (NHWC, HWIO): ``dy`` dilated by the
+  strides and padded by ``k - 1`` (and by the input rows and columns the stride never reached),
+  against the kernel flipped in space with its channel axes swapped."""
+  kh, kw = kernel.shape[:2]
+  (_, height, width, _), (_, out_h, out_w, _) = x_shape, dy.shape
+  rest_h = height - ((out_h - 1) * strides[0] + kh)
+  rest_w = width - ((out_w - 1) * strides[1] + kw)
+  flipped = jnp.swapaxes(kernel[::-1, ::-1], 2, 3)  # [kh, kw, F, C]
+  return jax.lax.conv_general_dilated(
+      dy, flipped, (1, 1), ((kh - 1, kh - 1 + rest_h), (kw - 1, kw - 1 + rest_w)),
+      lhs_dilation=strides, dimension_numbers=_DIMS)

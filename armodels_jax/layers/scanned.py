@@ -16,6 +16,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from armodels_jax.layers import conv_ops
+
 
 def stack(trees: Sequence[Any]) -> Any:
   """N trees of one structure -> one tree whose leaves have a new leading axis of size N."""
@@ -33,3 +35,11 @@ def remat(step: Callable) -> Callable:
   """A scan step whose backward pass recomputes it from its inputs (``jax.checkpoint``, nothing saved):
   the scan then keeps each step's carry and inputs, not its intermediates."""
   return jax.checkpoint(step, prevent_cse=False, policy=jax.checkpoint_policies.nothing_saveable)
+
+
+def scan(step: Callable, init: Any, xs: Any, remat_steps: bool = False) -> tuple[Any, Any]:
+  """``lax.scan(step, init, xs)`` over a model's blocks, its step traced as a loop body for
+  :func:`armodels_jax.layers.conv_ops.loop_body` (convolutions in the form XLA's CPU backend runs
+  fast inside a loop); ``remat_steps`` wraps the step in :func:`remat`."""
+  with conv_ops.loop_body():
+    return jax.lax.scan(remat(step) if remat_steps else step, init, xs)

@@ -76,7 +76,10 @@ Compilation. The full pass runs layers 1 .. L - 1, which are identical, as one `
 parameters stacked at call time (``scan_blocks``; :mod:`armodels_jax.layers.scanned`); layer 0 runs on
 its own. For the paper size on TPU this cuts the generated code about 5 times (CIFAR-10, ``v5e:2x4``,
 batch 16: 26 MiB against 136 MiB; BENCHMARKS.md, "TPU plan"). The parameters keep one tree per layer
-either way. ``remat_blocks`` recomputes each layer in the backward pass.
+either way. ``remat_blocks`` recomputes each layer in the backward pass. On a CPU the scan runs
+through :func:`armodels_jax.layers.scanned.scan`, which keeps its backward convolutions in the layout
+XLA's CPU backend runs fast inside a loop (:func:`armodels_jax.layers.conv_ops.loop_body`; without it
+the scanned training step was 24x slower than the unrolled one).
 
 Dimensions: B batch, H height, W width, C image channels, p gate maps
 (``features``), n kernel size, L layers, F_s spatial-map features, F_out output
@@ -395,8 +398,7 @@ class GatedPixelCNN(ImageModel):
       parts = {key: scanned.bound(module, p[key]) for key, module in modules.items()}
       return self._layer(1, parts, *carry, cv, ch, smap), None
 
-    (v, h), _ = jax.lax.scan(scanned.remat(step) if self.remat_blocks else step, (v, h),
-                             (stacked, biases))
+    (v, h), _ = scanned.scan(step, (v, h), (stacked, biases), self.remat_blocks)
     return v, h
 
   # ---- decode -----------------------------------------------------------------

@@ -337,7 +337,7 @@ class PixelCNNPP(ImageModel):
       return (u, ul), ((u, ul) if direction == "down" else None)
 
     xs = (stacked("u"), stacked("ul"), keys, u_skips, ul_skips)
-    (u, ul), outputs = jax.lax.scan(scanned.remat(step) if self.remat_blocks else step, (u, ul), xs)
+    (u, ul), outputs = scanned.scan(step, (u, ul), xs, self.remat_blocks)
     return (u, ul) + (outputs or (None, None))
 
   def __call__(self, x: jnp.ndarray, cond: Any = None, train: bool = False) -> jnp.ndarray:

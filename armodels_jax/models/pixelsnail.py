@@ -243,7 +243,7 @@ class PixelSNAIL(ImageModel):
       return self._block(ul, image, pos, train, units, scanned.bound(attention, p["attention"]),
                          scanned.bound(mixer, p["mix"], key[-1])), None
 
-    ul, _ = jax.lax.scan(scanned.remat(step) if self.remat_blocks else step, ul, (stacked, keys))
+    ul, _ = scanned.scan(step, ul, (stacked, keys), self.remat_blocks)
     return ul
 
   def __call__(self, x: jnp.ndarray, cond: Any = None, train: bool = False) -> jnp.ndarray:

@@ -146,8 +146,9 @@ ROWS = (
     # schedule that anneals within an hour or so of a CPU, validated often enough for a learning curve
     # (the chains: Gated PixelCNN 3,000, 2,000, then 10,000-step phases; PixelSNAIL 1,500, 4,000, then 6,000-step phases).
     # Its layers unrolled (scan_blocks=False; the same parameters and numbers): on a CPU the scanned
-    # step is 26x slower at this size (bench_train.bench_case, 2026-12-07: 5.88 against 0.22 s/step at
-    # batch 16; BENCHMARKS.md, "Scanned blocks on a CPU").
+    # step was 24x slower at this size until 2026-12-08 (XLA left its backward convolutions in a slow
+    # layout inside the loop; conv_ops.loop_body), and is 1.2x slower since (BENCHMARKS.md, "Scanned
+    # blocks on a CPU"); its phases since 2026-12-07 ran unrolled.
     Row("gated_pixelcnn_binarized_mnist", "images", "Gated PixelCNN (no MNIST row)", None,
         _IMAGE + ("train.num_steps=10000", "train.eval_every=1000", "train.warmup_steps=200",
                   "model.overrides.scan_blocks=False"),
@@ -160,7 +161,7 @@ ROWS = (
         target=BEST_PIXELRNN),
     Row("pixelsnail_binarized_mnist", "images", "PixelSNAIL (no MNIST row)", None,
         _IMAGE + ("train.num_steps=6000", "train.eval_every=1000", "train.warmup_steps=200",
-                  "model.overrides.scan_blocks=False"),  # 1.4x faster on a CPU unrolled (as above).
+                  "model.overrides.scan_blocks=False"),  # 1.2x faster on a CPU unrolled (as above).
         target=BEST_PIXELRNN),
 )
 

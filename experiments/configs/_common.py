@@ -193,8 +193,8 @@ IMAGE_ROWS = {
     # 3.57 (64x64). Binarized MNIST: no number, compare with PixelCNN's 81.30 nats (PixelRNN Table 4).
     # MNIST (256 levels, the label as cond): no number. Digits: the embedded 8x8 digits, class-
     # conditional, minutes on a CPU (samples drawn for the labels 0, 1, 2, ... in turn). The shipped
-    # binarized-MNIST checkpoint is size small at batch 16: 3,000 steps, then phases of 2,000, 10,000 and
-    # 10,000 steps, each warm-started from the one before (81.87 nats, all 10,000 valid; the recipe:
+    # binarized-MNIST checkpoint is size small at batch 16: 3,000 steps, then phases of 2,000, 10,000,
+    # 10,000 and 10,000 steps, each warm-started from the one before (81.79 nats, all 10,000 valid; the recipe:
     # experiments/reproduce.py ROWS).
     "gated_pixelcnn_binarized_mnist": ("gated_pixelcnn", "binarized_mnist", dict(batch_size=64)),
     "gated_pixelcnn_mnist": ("gated_pixelcnn", "mnist",

@@ -288,10 +288,14 @@ def is_current(cell: dict, row: Row, batch: int, facts: dict | None = None) -> b
 
 
 def same_program(cell: dict, row: Row, batch: int, facts: dict | None = None) -> bool:
-  """Whether a cached cell compiled this row's present batch and overrides and, where both record it,
-  the config's present model section (``facts``: `_config_facts`); its figures belong in the table,
-  marked when its loops' trips were not counted."""
-  if facts and "model_spec" in cell and cell["model_spec"] != facts.get("model_spec"):
+  """Whether a cached cell compiled this row's present batch and overrides and, given ``facts``
+  (`_config_facts`), the config's present model section; its figures belong in the table, marked when
+  its loops' trips were not counted. A compiled cell that records no model section is stale (every
+  cell compiled before the plan recorded it has it since 2026-12-08, read from the configs at the
+  commit that compiled it); a cell that records only an error (a float32-only model asked for
+  bfloat16) needs none."""
+  if facts and cell.get("model_spec", None if "report" in cell else facts.get("model_spec")) != (
+      facts.get("model_spec")):
     return False
   return cell.get("batch") == batch and tuple(cell.get("overrides", ())) == tuple(row.overrides)
 

@@ -83,14 +83,16 @@ def test_cells_table_lists_missing_failed_and_done_cells(plan):
   assert not plan.is_current({"batch": 104, "overrides": list(row.overrides), "report": report}, row, 104)
   counted = {**report, "xla_flops": 5e8, "unknown_trip_loops": 0, "loop_cost_version": plan.LOOP_COST_VERSION}
   assert plan.is_current({"batch": 104, "overrides": list(row.overrides), "report": counted}, row, 104)
-  # A cell compiled for another model section of the config (a wider MADE) is stale; one that records
-  # none (compiled before the plan recorded it) is taken as it is.
+  # A cell compiled for another model section of the config (a wider MADE) is stale, and so is a
+  # compiled one that records none; an error cell needs none.
   facts = {"model_spec": '{"name": "made", "overrides": {"hidden_sizes": [3700, 3700]}}'}
   cell = {"batch": 104, "overrides": list(row.overrides), "report": counted}
   assert plan.is_current({**cell, "model_spec": facts["model_spec"]}, row, 104, facts)
   assert not plan.is_current({**cell, "model_spec": '{"name": "made"}'}, row, 104, facts)
   assert not plan.same_program({**cell, "model_spec": '{"name": "made"}'}, row, 104, facts)
-  assert plan.is_current(cell, row, 104, facts)
+  assert not plan.is_current(cell, row, 104, facts)
+  assert plan.same_program({"batch": 104, "overrides": list(row.overrides), "error": "float32 only"},
+                           row, 104, facts)
   line = plan.cell_line(row, length, "v5e-8", "float32", {"report": counted, "code": "plan@abc"})
   assert [c.strip() for c in line.strip("|").split("|")][8] == "2, trips counted"
   unknown = plan.cell_line(row, length, "v5e-8", "float32",

@@ -86,6 +86,7 @@ import platform
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 import zlib
@@ -607,6 +608,14 @@ def _masked_nll_bytes(model, variables, x, lengths, cond, batch: int) -> float:
   return total / math.log(2) / 8
 
 
+def _portable_run(workdir: str) -> str:
+  """The run as the results record it, the same on any machine (make_pretrained.portable_path)."""
+  sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+  from make_pretrained import portable_path  # pylint: disable=g-import-not-at-top
+  workdir = os.path.abspath(workdir)
+  return portable_path(workdir, os.path.dirname(workdir))
+
+
 def wavenet_row(args, dataset: str, flac_samples: int):
   """Compresses the FSDD test recordings into one file with the WaveNet of ``--wavenet-workdir``,
   checks the round trip and times both directions."""
@@ -624,7 +633,7 @@ def wavenet_row(args, dataset: str, flac_samples: int):
   nll = _masked_nll_bytes(model, variables, x, lengths, cond, args.wavenet_nll_batch)
   head = compression.read_header(data)
   return _row(dataset=dataset, method=label,
-              workdir="$RUNS/" + os.path.basename(os.path.normpath(args.wavenet_workdir)),
+              workdir=_portable_run(args.wavenet_workdir),
               checkpoint_step=step, n=len(lengths),
               symbols=symbols, bytes=len(data), header_bytes=len(data) - len(head["payload"]),
               nll_bytes=round(nll, 1), overhead=round(len(data) / nll - 1, 5),

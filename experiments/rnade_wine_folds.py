@@ -35,6 +35,8 @@ from armodels_jax import data
 from armodels_jax import training
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from make_pretrained import portable_path  # pylint: disable=g-import-not-at-top,wrong-import-position
 DEFAULT_CONFIG = os.path.join(HERE, "configs", "rnade_wine_red.py")
 PUBLISHED = {"gaussian": -9.36, "laplace": -9.46}  # Table 1, red wine
 
@@ -116,9 +118,7 @@ def main(argv=None) -> int:
     print(f"published (Uria et al. 2013, Table 1, RNADE-{'MoG' if head == 'gaussian' else 'MoL'}): "
           f"{published:.2f}")
   os.makedirs(args.workdir, exist_ok=True)
-  config = os.path.abspath(args.config)  # recorded relative to the repository: the same on any machine
-  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  config = os.path.relpath(config, repo) if config.startswith(repo + os.sep) else os.path.basename(config)
+  config = portable_path(os.path.abspath(args.config), os.path.dirname(os.path.abspath(args.config)))
   out = {"config": config, "overrides": overrides, "model": cfg.model.name, "head_kind": head,
          "dataset": cfg.data.name, "published_test_loglik": published, "folds": rows, **summary}
   path = os.path.join(args.workdir, "summary.json")

@@ -294,8 +294,8 @@ def same_program(cell: dict, row: Row, batch: int, facts: dict | None = None) ->
   cell compiled before the plan recorded it has it since 2026-12-08, read from the configs at the
   commit that compiled it); a cell that records only an error (a float32-only model asked for
   bfloat16) needs none."""
-  if facts and cell.get("model_spec", None if "report" in cell else facts.get("model_spec")) != (
-      facts.get("model_spec")):
+  needs_spec = "report" in cell or "model_spec" in cell
+  if facts and needs_spec and cell.get("model_spec") != facts.get("model_spec"):
     return False
   return cell.get("batch") == batch and tuple(cell.get("overrides", ())) == tuple(row.overrides)
 
